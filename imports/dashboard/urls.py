@@ -1,0 +1,18 @@
+from django.urls import path
+
+from imports.dashboard import views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("p/<slug:app_id>/", views.project_home, name="project"),
+    path("p/<slug:app_id>/events/import/", views.events_import, name="events_import"),
+    path("p/<slug:app_id>/events/settings/", views.event_settings, name="event_settings"),
+    path("p/<slug:app_id>/user-profiles/import/", views.profiles_import, name="profiles_import"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/", views.job_detail, name="job_detail"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/errors.csv", views.job_error_csv, name="job_error_csv"),
+    path("p/<slug:app_id>/settings/credentials/", views.credentials, name="credentials"),
+    path("p/<slug:app_id>/settings/credentials/reissue-token/", views.api_token_reissue, name="api_token_reissue"),
+    path("p/<slug:app_id>/settings/notifications/", views.notifications, name="notifications"),
+]
