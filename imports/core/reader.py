@@ -37,7 +37,7 @@ _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 # One field of a record, mirroring the csv module's non-strict reading of RFC 4180:
 # a quoted part ("" is a quote; a missing closing quote runs to the end) optionally
 # followed by literal text, or plain text.
-_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"?([^,]*)|([^,]*)', re.DOTALL)
+_FIELD = re.compile(r'"([^"]*(?:""[^"]*)*)"?([^,]*)|([^,]*)')
 
 
 class Message(str):
@@ -92,6 +92,16 @@ class _ReadAdapter(io.RawIOBase):
         buffer[: len(data)] = data
         return len(data)
 
+    def seekable(self) -> bool:
+        # Resuming a job seeks to a checkpoint when the source allows it.
+        return bool(getattr(self._raw, "seekable", lambda: False)())
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
 
 def open_decompressed(raw: BinaryIO) -> BinaryIO:
     """Return a stream of the file's content, gunzipped on the fly if it is gzip.
@@ -102,11 +112,7 @@ def open_decompressed(raw: BinaryIO) -> BinaryIO:
     """
     if not hasattr(raw, "peek"):
         raw = io.BufferedReader(_ReadAdapter(raw), buffer_size=1 << 20)
-    magic = raw.peek(2)[:2]  # type: ignore[attr-defined]
-    if len(magic) < 2 and magic:
-        # peek() may return what one short raw read produced; a 1-byte file stays 1 byte.
-        magic = raw.peek(2)[:2]  # type: ignore[attr-defined]
-    if magic == GZIP_MAGIC:
+    if raw.peek(2)[:2] == GZIP_MAGIC:  # type: ignore[attr-defined]
         return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
     return raw
 
@@ -148,6 +154,12 @@ class Record:
     end: int
     values: list[str]
     bad_utf8: bool
+    lines: int = 1  # physical lines the record spans (quoted line breaks)
+
+    @property
+    def last_line(self) -> int:
+        """Physical lines consumed up to `end`: the `line` to resume from there."""
+        return self.line + self.lines - 1
 
 
 def iter_records(stream: BinaryIO, *, start: int, number: int = 0, line: int = 1) -> Iterator[Record]:
@@ -181,24 +193,24 @@ def iter_records(stream: BinaryIO, *, start: int, number: int = 0, line: int = 1
                     quotes += body.count('"')
                 if quotes & 1:
                     continue
-                values = _split_fields("\n".join(parts))
+                number += 1
+                yield Record(number, first_line, offset, _split_fields("\n".join(parts)), bad, len(parts))
                 parts = []
-                start_line = first_line
-            elif '"' in body:
+                bad = False
+                continue
+            if '"' in body:
                 quotes = body.count('"')
                 if quotes & 1:
                     parts.append(body)
                     first_line = line
                     continue
                 values = parse(body)
-                start_line = line
             elif body:
                 values = body.split(",")
-                start_line = line
             else:
                 continue
             number += 1
-            yield Record(number, start_line, offset, values, bad)
+            yield Record(number, line, offset, values, bad)
             bad = False
     except _CORRUPT_ERRORS as exc:
         raise FileFormatError(Message(MESSAGE_CORRUPT)) from exc
@@ -218,20 +230,20 @@ def scan(
     start: int,
     every: int = 100_000,
     max_rows: int | None = None,
-    number: int = 0,
     line: int = 1,
 ) -> Scan:
     """Count the data rows from `start` to the end without parsing fields.
 
-    `row_starts` holds, for k = 0, 1, 2, …, where data row k*every+1 starts, as
-    (byte offset, rows before it, physical lines before it): the arguments to resume
-    `iter_records` there, so a file can be split into parts. Counting always runs to the
+    `row_starts` holds, for k = 0, 1, 2, …, where data row k*every+1 (counted from
+    `start`) begins, as (byte offset, rows before it, physical lines before it): the
+    `start`, `number` and `line` arguments of `iter_records`, so a file can be split
+    into parts. `line` is the physical lines before `start` (1: the header). Counting always runs to the
     end so a "too many rows" message can give the true count; past `max_rows` no more
     cut points are recorded, which keeps memory bounded for files that will be refused.
     """
-    rows = number
+    rows = 0
     row_starts: list[tuple[int, int, int]] = []
-    next_cut = number  # rows before the next cut point
+    next_cut = 0  # rows before the next cut point
     limit = float("inf") if max_rows is None else max_rows
     offset = start
     in_quotes = False
@@ -258,7 +270,7 @@ def scan(
         raise FileFormatError(Message(MESSAGE_CORRUPT)) from exc
     if in_quotes:
         raise FileFormatError(Message(MESSAGE_UNTERMINATED_QUOTE, line=first_line))
-    return Scan(rows=rows - number, row_starts=row_starts)
+    return Scan(rows=rows, row_starts=row_starts)
 
 
 def _split_fields(text: str) -> list[str]:

@@ -1,0 +1,18 @@
+import io
+from collections.abc import Callable
+
+import pytest
+
+from imports.core.reader import Header, Record, iter_records, open_decompressed, read_header
+
+
+def read_file(data: bytes, *, max_bytes: int | None = None) -> tuple[Header, list[Record]]:
+    """Read a whole file the way the pipeline does: sniff, header, records."""
+    stream = open_decompressed(io.BytesIO(data))
+    header = read_header(stream, max_bytes=max_bytes)
+    return header, list(iter_records(stream, start=header.end))
+
+
+@pytest.fixture
+def read_csv() -> Callable[..., tuple[Header, list[Record]]]:
+    return read_file
