@@ -72,7 +72,7 @@ class ImportRowErrorAdmin(admin.ModelAdmin):
     list_display = ["job", "number", "line", "reasons"]
     search_fields = ["job__file_name"]
     list_select_related = ["job"]
-    readonly_fields = ["job", "number", "line", "reasons", "values"]
+    readonly_fields = ["job", "number", "line", "reasons", "csv_line"]
 
     def has_add_permission(self, request):
         return False

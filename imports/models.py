@@ -6,7 +6,7 @@ import string
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext, gettext_lazy as _
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
 APP_ID_LENGTH = 10
@@ -38,6 +38,7 @@ class Membership(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     email_notifications = models.BooleanField(_("email notifications"), default=True)
+    language = models.CharField(_("email language"), max_length=8, choices=settings.LANGUAGES, default="en")
     created_at = models.DateTimeField(_("joined"), auto_now_add=True)
 
     class Meta:
@@ -139,6 +140,8 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # Set once the completion email went out, so a re-run of a finished job never sends it twice.
+    notified_at = models.DateTimeField(_("members notified"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -161,6 +164,18 @@ class ImportJob(models.Model):
         return self.state in self.FINAL_STATES
 
     @property
+    def failure_text(self) -> str:
+        """The file-level failure in the active language (the English text is kept in failure_message)."""
+        failure = self.summary.get("failure")
+        if not failure:
+            return self.failure_message
+        return gettext(failure["template"]).format(**failure["params"])
+
+    @property
+    def profile_types(self) -> list[tuple[str, str]]:
+        return sorted(self.summary.get("profile_types", {}).items())
+
+    @property
     def duration(self):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
@@ -168,13 +183,13 @@ class ImportJob(models.Model):
 
 
 class ImportRowError(models.Model):
-    """A failed data row: its original values and every reason, rendered into the error CSV."""
+    """A failed data row: its reasons, and its line of the error CSV (original bytes, reasons added)."""
 
     job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="row_errors")
     number = models.BigIntegerField()
     line = models.BigIntegerField()
     reasons = models.JSONField(default=list)
-    values = models.JSONField(default=list)
+    csv_line = models.BinaryField()
 
     class Meta:
         ordering = ["job", "number"]

@@ -38,9 +38,11 @@ def import_job_get(*, project: Project, job_id: int) -> ImportJob:
     return get_object_or_404(ImportJob, project=project, pk=job_id)
 
 
-def notification_recipients(*, project: Project) -> list[str]:
+def notification_recipients(*, project: Project) -> list[tuple[str, str]]:
+    """(email, language) of every member of the project who has notifications on."""
     return list(
         Membership.objects.filter(project=project, email_notifications=True)
         .exclude(user__email="")
-        .values_list("user__email", flat=True)
+        .order_by("user__email")
+        .values_list("user__email", "language")
     )

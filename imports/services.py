@@ -6,11 +6,15 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django_q.tasks import async_task
 
 from imports.credentials import TOKEN_PREFIX_CHARS, api_token_digest, api_token_generate
-from imports.models import ApiToken, Membership, Project
+from imports import sources
+from imports.models import ApiToken, ImportJob, Membership, Project
 
 if TYPE_CHECKING:
+    from typing import IO
+
     from django.contrib.auth.models import AbstractBaseUser
 
 
@@ -53,3 +57,34 @@ def api_token_reissue(*, project: Project, by: AbstractBaseUser | None = None) -
         created_by=by,
     )
     return token
+
+
+def import_job_create(
+    *,
+    project: Project,
+    kind: str,
+    source: str,
+    file_name: str,
+    content: IO[bytes],
+    created_by: AbstractBaseUser | None = None,
+    started_by: str = "",
+    dry_run: bool = False,
+) -> ImportJob:
+    """Store the file and create its job in ``queued``; the caller enqueues it (import_job_enqueue)."""
+    key, size = sources.job_file_store(project=project, kind=kind, file_name=file_name, content=content)
+    return ImportJob.objects.create(
+        project=project,
+        kind=kind,
+        source=source,
+        file_name=file_name[:1024],
+        storage_key=key,
+        byte_size=size,
+        created_by=created_by,
+        started_by=started_by,
+        dry_run=dry_run,
+    )
+
+
+def import_job_enqueue(*, job: ImportJob) -> None:
+    """Hand the job to a django-q2 worker once the transaction that created it has committed."""
+    transaction.on_commit(lambda: async_task("imports.tasks.import_job_run", job.pk, task_name=f"import-job-{job.pk}"))

@@ -22,7 +22,7 @@ def test_toggling_notifications_changes_the_recipients(project, alice, make_user
     bob = make_user("bob")
     services.membership_add(project=project, user=bob)
     services.membership_set_notifications(membership=Membership.objects.get(user=bob), enabled=False)
-    assert selectors.notification_recipients(project=project) == ["alice@example.com"]
+    assert selectors.notification_recipients(project=project) == [("alice@example.com", "en")]
 
 
 def test_api_token_is_stored_only_as_a_hash(project):

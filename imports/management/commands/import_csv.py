@@ -1,0 +1,73 @@
+import json
+import sys
+
+from django.core.files.storage import default_storage
+from django.core.management.base import BaseCommand, CommandError
+
+from imports import pipeline, services
+from imports.management.helpers import project_from_app_id
+from imports.models import ImportJob
+
+
+class Command(BaseCommand):
+    help = (
+        "Import a local CSV (or gzip) file into a project. With --sync the job runs here and the last "
+        "line printed is a JSON summary; otherwise it is queued for a worker and its id printed."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("kind", choices=[ImportJob.Kind.EVENTS, ImportJob.Kind.USER_PROFILES])
+        parser.add_argument("path")
+        parser.add_argument("--project", required=True, metavar="APP_ID")
+        parser.add_argument("--sync", action="store_true", help="run the import in this process")
+        parser.add_argument("--dry-run", action="store_true", help="validate the whole file, write nothing")
+        parser.add_argument("--errors-out", metavar="FILE", help="also write the error CSV to FILE (with --sync)")
+
+    def handle(self, *args, kind, path, project, sync, dry_run, errors_out, **options):
+        if errors_out and not sync:
+            raise CommandError("--errors-out needs --sync")
+        project = project_from_app_id(project)
+        try:
+            content = open(path, "rb")
+        except OSError as exc:
+            raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        with content:
+            job = services.import_job_create(
+                project=project, kind=kind, source=ImportJob.Source.COMMAND, file_name=path.rsplit("/", 1)[-1],
+                content=content, started_by="import_csv", dry_run=dry_run,
+            )
+        if not sync:
+            services.import_job_enqueue(job=job)
+            self.stdout.write(str(job.pk))
+            return
+        job = pipeline.run(job.pk, progress=self._progress if sys.stderr.isatty() else None)
+        if sys.stderr.isatty():
+            sys.stderr.write("\n")
+        if errors_out and job.error_csv_key:
+            with default_storage.open(job.error_csv_key, "rb") as source, open(errors_out, "wb") as target:
+                for block in iter(lambda: source.read(1 << 20), b""):
+                    target.write(block)
+        self.stdout.write(json.dumps(job_summary(job), ensure_ascii=False))
+        if job.state == ImportJob.State.FAILED:
+            sys.exit(1)
+
+    def _progress(self, job: ImportJob) -> None:
+        total = job.total_rows or 0
+        width = 30
+        done = int(width * job.rows_read / total) if total else width
+        sys.stderr.write(f"\r[{'#' * done}{'.' * (width - done)}] {job.rows_read:,}/{total:,} rows")
+        sys.stderr.flush()
+
+
+def job_summary(job: ImportJob) -> dict:
+    summary = {
+        "job": job.pk,
+        "state": job.state,
+        "rows": job.rows_read,
+        "imported": job.imported,
+        "failed": job.failed,
+        "message": job.failure_message,
+    }
+    if job.dry_run:
+        summary["dry_run"] = True
+    return summary

@@ -1,0 +1,269 @@
+"""Writes validated chunks to the database, one transaction per chunk with the job's checkpoint.
+
+Users and event definitions are upserted in bulk (insert-ignore, then one select); tracked events
+go in with COPY on PostgreSQL and bulk_create elsewhere. A dry run goes through the same code and
+only skips the writes to users, events and profiles.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.utils import timezone
+
+from imports import sources
+from imports.core import errors_csv
+from imports.core.events import (
+    MESSAGE_EVENT_LIMIT,
+    MESSAGE_EVENT_OFF,
+    EventColumns,
+    ValidEvent,
+    event_columns,
+    plan_event_definitions,
+    validate_event,
+)
+from imports.core.reader import Header, Message, Record, printable
+from imports.models import AppUser, EventDefinition, ImportJob, ImportRowError, Project, TrackedEvent
+
+ROW_ERROR_BATCH = 2000
+
+
+class CheckpointMoved(Exception):
+    """Another run of the same job committed this chunk first; this run must stop."""
+
+
+@dataclass(slots=True)
+class ChunkResult:
+    imported: int
+    failed: list[tuple[Record, list[str]]]
+
+
+class Importer:
+    """What differs between the kinds of import; the pipeline and the chunk commit are shared."""
+
+    max_header_bytes: int | None = None
+    errors_first = False
+
+    def check_header(self, header: Header) -> None:
+        raise NotImplementedError
+
+    def prepare(self, *, job: ImportJob, header: Header, records: Iterable[Record]) -> dict:
+        """Whole-file checks that need the data rows (before any write); returns summary entries."""
+        return {}
+
+    def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
+        raise NotImplementedError
+
+    def error_header(self, header: Header) -> list[str]:
+        raise NotImplementedError
+
+
+class EventImporter(Importer):
+    columns: EventColumns
+
+    def check_header(self, header: Header) -> None:
+        self.columns = event_columns(header)
+
+    def error_header(self, header: Header) -> list[str]:
+        return errors_csv.event_error_header()
+
+    def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
+        failed: list[tuple[Record, list[str]]] = []
+        valid: list[tuple[Record, ValidEvent]] = []
+        for record in records:
+            result = validate_event(record, self.columns)
+            if isinstance(result, list):
+                failed.append((record, result))
+            else:
+                valid.append((record, result))
+        definitions = _event_definitions(job, [event.event_name for _, event in valid])
+        added_off = set(job.summary.get("events_added_off", ()))
+        recorded: list[ValidEvent] = []
+        for record, event in valid:
+            if definitions[event.event_name][1]:
+                recorded.append(event)
+            else:
+                template = MESSAGE_EVENT_LIMIT if event.event_name in added_off else MESSAGE_EVENT_OFF
+                failed.append((record, [Message(template, name=event.event_name)]))
+        if not job.dry_run and recorded:
+            user_ids = app_user_ids(job.project, {event.user_id for event in recorded})
+            _tracked_events_insert(job, recorded, user_ids, definitions)
+        return ChunkResult(imported=len(recorded), failed=failed)
+
+
+def importer_for(job: ImportJob) -> Importer:
+    if job.kind == ImportJob.Kind.EVENTS:
+        return EventImporter()
+    raise ValueError(f"no importer for {job.kind}")
+
+
+def chunk_commit(*, job: ImportJob, importer: Importer, header: Header, records: list[Record]) -> None:
+    """Write one chunk, its row errors and the job's new checkpoint atomically; updates ``job``."""
+    with transaction.atomic():
+        locked = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
+        if locked.checkpoint_offset != job.checkpoint_offset or locked.state != ImportJob.State.RUNNING:
+            raise CheckpointMoved
+        result = importer.write(job=locked, records=records)
+        _row_errors_insert(locked, importer, header, result.failed)
+        locked.rows_read += len(records)
+        locked.imported += result.imported
+        locked.failed += len(result.failed)
+        locked.checkpoint_offset = records[-1].end
+        locked.checkpoint_line = records[-1].last_line
+        locked.save(update_fields=["rows_read", "imported", "failed", "checkpoint_offset", "checkpoint_line", "summary"])
+    for field in ("rows_read", "imported", "failed", "checkpoint_offset", "checkpoint_line", "summary"):
+        setattr(job, field, getattr(locked, field))
+
+
+def job_finish(*, job: ImportJob, importer: Importer) -> None:
+    """Render the error CSV (rows in file order) and give the job its final state."""
+    key = ""
+    if job.failed:
+        key = _error_csv_render(job)
+    with transaction.atomic():
+        locked = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if locked.is_final:
+            return
+        locked.error_csv_key = key
+        locked.state = ImportJob.State.SUCCEEDED_WITH_ERRORS if locked.failed else ImportJob.State.SUCCEEDED
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["error_csv_key", "state", "finished_at"])
+
+
+def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
+    """Ids of the project's users, creating the missing ones (insert-ignore, safe under concurrency)."""
+    known = dict(AppUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "id"))
+    missing = user_ids.difference(known)
+    if missing:
+        AppUser.objects.bulk_create(
+            [AppUser(project=project, user_id=user_id) for user_id in missing], ignore_conflicts=True, batch_size=5000
+        )
+        known.update(AppUser.objects.filter(project=project, user_id__in=missing).values_list("user_id", "id"))
+    return known
+
+
+def _event_definitions(job: ImportJob, names: list[str]) -> dict[str, tuple[int | None, bool]]:
+    """name -> (definition id, enabled) for the chunk's names, creating new names per SPEC 3.
+
+    New names are planned under a lock on the project row, so concurrent imports never enable
+    more events than the project's limit. A dry run plans in the job's summary instead.
+    """
+    unique = list(dict.fromkeys(names))
+    found = _event_definitions_get(job.project, unique)
+    planned = job.summary.setdefault("new_events", {})
+    new = [name for name in unique if name not in found and name not in planned]
+    if new:
+        project = Project.objects.select_for_update().get(pk=job.project_id)
+        if not job.dry_run:
+            found = _event_definitions_get(project, unique)
+            new = [name for name in new if name not in found]
+        enabled_count = EventDefinition.objects.filter(project=project, enabled=True).count()
+        if job.dry_run:
+            enabled_count += sum(planned.values())
+        plan = plan_event_definitions(new, {}, enabled_count, project.max_enabled_events)
+        planned.update(plan)
+        job.summary.setdefault("events_added_off", []).extend(name for name, on in plan.items() if not on)
+        if not job.dry_run:
+            EventDefinition.objects.bulk_create(
+                [
+                    EventDefinition(project=project, name=name, display_name=name, enabled=on, created_by_job=job)
+                    for name, on in plan.items()
+                ],
+                ignore_conflicts=True,
+            )
+            found.update(_event_definitions_get(project, list(plan)))
+    if job.dry_run:
+        found.update({name: (None, on) for name, on in planned.items() if name in unique})
+    return found
+
+
+def _event_definitions_get(project: Project, names: list[str]) -> dict[str, tuple[int | None, bool]]:
+    rows = EventDefinition.objects.filter(project=project, name__in=names).values_list("name", "id", "enabled")
+    return {name: (pk, enabled) for name, pk, enabled in rows}
+
+
+def _tracked_events_insert(
+    job: ImportJob,
+    events: list[ValidEvent],
+    user_ids: Mapping[str, int],
+    definitions: Mapping[str, tuple[int | None, bool]],
+) -> None:
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        _tracked_events_copy(job, events, user_ids, definitions, now)
+        return
+    TrackedEvent.objects.bulk_create(
+        [
+            TrackedEvent(
+                project_id=job.project_id,
+                app_user_id=user_ids[event.user_id],
+                event_id=definitions[event.event_name][0],
+                job_id=job.pk,
+                properties=event.properties,
+                tracked_at=now,
+            )
+            for event in events
+        ],
+        batch_size=2000,
+    )
+
+
+def _tracked_events_copy(job, events, user_ids, definitions, now) -> None:
+    """COPY in text format: JSON from json.dumps has no raw tab/newline, only backslashes to double."""
+    prefix = f"{job.project_id}\t"
+    suffix = f"\t{job.pk}\t"
+    tail = f"\t{now.isoformat()}\n"
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    lines = [
+        f"{prefix}{user_ids[event.user_id]}\t{definitions[event.event_name][0]}{suffix}"
+        f"{dumps(event.properties).replace(chr(92), chr(92) * 2)}{tail}"
+        for event in events
+    ]
+    table = TrackedEvent._meta.db_table
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(
+            f"COPY {table} (project_id, app_user_id, event_id, job_id, properties, tracked_at) FROM STDIN"
+        ) as copy:
+            copy.write("".join(lines))
+
+
+def _row_errors_insert(
+    job: ImportJob, importer: Importer, header: Header, failed: list[tuple[Record, list[str]]]
+) -> None:
+    ImportRowError.objects.bulk_create(
+        [
+            ImportRowError(
+                job=job,
+                number=record.number,
+                line=record.line,
+                reasons=[printable(reason) for reason in reasons],
+                csv_line=errors_csv.error_row(
+                    header.names, record.values, reasons, errors_first=importer.errors_first,
+                    layout=importer.error_header(header),
+                ),
+            )
+            for record, reasons in failed
+        ],
+        batch_size=ROW_ERROR_BATCH,
+    )
+
+
+def _error_csv_render(job: ImportJob) -> str:
+    """Header plus the stored lines in row order, spooled to a temporary file, then into storage."""
+    key = sources.error_csv_key(job)
+    importer = importer_for(job)
+    with tempfile.TemporaryFile() as out:
+        out.write(errors_csv.header_line(job.summary["error_header"]))
+        lines = ImportRowError.objects.filter(job=job).order_by("number").values_list("csv_line", flat=True)
+        for line in lines.iterator(chunk_size=ROW_ERROR_BATCH):
+            out.write(bytes(line))
+        out.seek(0)
+        if default_storage.exists(key):
+            default_storage.delete(key)
+        return default_storage.save(key, File(out))

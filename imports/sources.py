@@ -1,0 +1,32 @@
+"""Where a job's file lives: stored through Django's default storage (local folder or S3)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import IO, BinaryIO
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.utils.text import get_valid_filename
+
+from imports.models import ImportJob, Project
+
+
+def upload_key(*, project: Project, kind: str, file_name: str) -> str:
+    """A fresh storage key; the user's file name is reduced to safe characters and never a path."""
+    safe_name = get_valid_filename(file_name.replace("\\", "/").rsplit("/", 1)[-1]) or "upload.csv"
+    return f"uploads/{project.app_id}/{kind}/{uuid.uuid4().hex}/{safe_name[-200:]}"
+
+
+def job_file_store(*, project: Project, kind: str, file_name: str, content: IO[bytes]) -> tuple[str, int]:
+    """Stream ``content`` into storage; returns the key and the byte size."""
+    key = default_storage.save(upload_key(project=project, kind=kind, file_name=file_name), File(content))
+    return key, default_storage.size(key)
+
+
+def job_file_open(job: ImportJob) -> BinaryIO:
+    return default_storage.open(job.storage_key, "rb")
+
+
+def error_csv_key(job: ImportJob) -> str:
+    return f"errors/{job.project.app_id}/{job.pk}/errors.csv"
