@@ -27,12 +27,17 @@ MESSAGE_NO_NEWLINE = "newline character not found"
 MESSAGE_HEADER_TOO_LARGE = "header size over {max_bytes} bytes"
 MESSAGE_CORRUPT = "file maybe corrupt"
 MESSAGE_UNTERMINATED_QUOTE = "unterminated quoted field starting on line {line}"
+# Header and row messages shared by both kinds of import.
+MESSAGE_EMPTY_COLUMNS = "empty columns"
+MESSAGE_DUPLICATE_COLUMNS = "duplicate columns {names}"
+MESSAGE_TOO_MANY_VALUES = "too many values"
 
 # Raised by gzip while decompressing a truncated or damaged stream.
 _CORRUPT_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 
-# Decoding with surrogateescape maps each invalid byte to U+DC80..U+DCFF.
-_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+# Decoding with surrogateescape maps each invalid byte to U+DC80..U+DCFF; other
+# surrogates can come from JSON escapes. PostgreSQL text cannot hold either, nor NUL.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 # One field of a record, mirroring the csv module's non-strict reading of RFC 4180:
 # a quoted part ("" is a quote; a missing closing quote runs to the end) optionally
@@ -69,13 +74,27 @@ class FileFormatError(Exception):
 
 
 def has_bad_utf8(text: str) -> bool:
-    """True if `text` came from bytes that were not valid UTF-8."""
-    return _ESCAPED_BYTE.search(text) is not None
+    """True if `text` holds bytes that were not valid UTF-8, or NUL.
+
+    NUL is valid UTF-8 but no PostgreSQL text can store it, so it is refused the same way.
+    """
+    return _UNSTORABLE.search(text) is not None
 
 
 def printable(text: str) -> str:
-    """`text` as it can be shown to people: invalid bytes become U+FFFD."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    """`text` as it can be shown and stored in a message: bad characters become U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
+def duplicates(names: list[str]) -> list[str]:
+    """Names that occur more than once, each once, in order of first appearance."""
+    seen: set[str] = set()
+    repeated: dict[str, None] = {}
+    for name in names:
+        if name in seen:
+            repeated[name] = None
+        seen.add(name)
+    return list(repeated)
 
 
 class _ReadAdapter(io.RawIOBase):
@@ -153,7 +172,7 @@ class Record:
     line: int
     end: int
     values: list[str]
-    bad_utf8: bool
+    bad_utf8: bool  # some field may fail has_bad_utf8: check fields only when set
     lines: int = 1  # physical lines the record spans (quoted line breaks)
 
     @property
@@ -183,6 +202,8 @@ def iter_records(stream: BinaryIO, *, start: int, number: int = 0, line: int = 1
             line += 1
             try:
                 text = raw.decode("utf-8")
+                if "\x00" in text:
+                    bad = True
             except UnicodeDecodeError:
                 text = raw.decode("utf-8", "surrogateescape")
                 bad = True

@@ -1,0 +1,193 @@
+"""Event Bulk Tracking rules (SPEC 3): which columns a file has, whether a row is a
+valid event, and which new event definitions get turned on."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from imports.core.reader import (
+    ERRORS_COLUMN,
+    MESSAGE_DUPLICATE_COLUMNS,
+    MESSAGE_EMPTY_COLUMNS,
+    MESSAGE_TOO_MANY_VALUES,
+    FileFormatError,
+    Header,
+    Message,
+    Record,
+    duplicates,
+    has_bad_utf8,
+    printable,
+)
+
+EVENT_COLUMNS = ("user_id", "event_name", "event_properties")
+MAX_NAME_CHARS = 191  # user_id and event_name
+RESERVED_PREFIX = "___repro___"
+MAX_PROPERTY_KEY_CHARS = 48
+MAX_PROPERTY_VALUE_CHARS = 191
+MAX_PROPERTIES_BYTES = 10_240
+
+MESSAGE_UNKNOWN_COLUMN = "unknown column: {name}"
+MESSAGE_MISSING_COLUMNS = "missing columns: {names}"
+MESSAGE_TOO_FEW_VALUES = "too few values"
+MESSAGE_USER_ID_INVALID = "'user_id' is invalid"
+MESSAGE_EVENT_NAME_INVALID = "'event_name' is invalid"
+# `why` is itself a Message built from one of the WHY_ templates.
+MESSAGE_PROPERTIES_INVALID = "'event_properties' is invalid: {why}"
+WHY_NOT_UTF8 = "not valid UTF-8"
+WHY_TOO_LARGE = "over {limit} bytes"
+WHY_NOT_JSON = "not valid JSON"
+WHY_NOT_OBJECT = "must be a JSON object"
+WHY_DUPLICATE_KEY = "duplicate key '{key}'"
+WHY_KEY_TOO_LONG = "key '{key}…' is longer than {limit} characters"
+WHY_KEY_UNSTORABLE = "key '{key}' contains a character that cannot be stored"
+WHY_VALUE_NOT_STRING = "value of '{key}' must be a string"
+WHY_VALUE_TOO_LONG = "value of '{key}' is longer than {limit} characters"
+WHY_VALUE_UNSTORABLE = "value of '{key}' contains a character that cannot be stored"
+MESSAGE_EVENT_OFF = "event '{name}' is turned off"
+MESSAGE_EVENT_LIMIT = "event limit reached: '{name}' was added turned off"
+
+
+@dataclass(frozen=True, slots=True)
+class EventColumns:
+    user_id: int
+    event_name: int
+    event_properties: int
+    width: int  # header columns, an ignored REPRO_ERRORS included
+
+
+@dataclass(frozen=True, slots=True)
+class ValidEvent:
+    user_id: str
+    event_name: str
+    properties: dict[str, str]
+
+
+def event_columns(header: Header) -> EventColumns:
+    """Where the three event columns are; any other column fails the file."""
+    names = [name for name in header.names if name != ERRORS_COLUMN]
+    for name in names:
+        if not name:
+            raise FileFormatError(Message(MESSAGE_EMPTY_COLUMNS))
+        if name not in EVENT_COLUMNS:
+            raise FileFormatError(Message(MESSAGE_UNKNOWN_COLUMN, name=printable(name)))
+    if repeated := duplicates(names):
+        raise FileFormatError(Message(MESSAGE_DUPLICATE_COLUMNS, names=", ".join(repeated)))
+    if missing := [name for name in EVENT_COLUMNS if name not in names]:
+        raise FileFormatError(Message(MESSAGE_MISSING_COLUMNS, names=", ".join(missing)))
+    index = {name: i for i, name in enumerate(header.names)}
+    return EventColumns(
+        user_id=index["user_id"],
+        event_name=index["event_name"],
+        event_properties=index["event_properties"],
+        width=len(header.names),
+    )
+
+
+def validate_event(record: Record, columns: EventColumns) -> ValidEvent | list[str]:
+    """The event a row describes, or every reason it cannot be recorded.
+
+    A row shorter than the header gets "too few values" and its present fields are
+    still checked; the missing ones are not reported again.
+    """
+    values = record.values
+    count = len(values)
+    errors: list[str] = []
+    if count > columns.width:
+        errors.append(Message(MESSAGE_TOO_MANY_VALUES))
+    elif count < columns.width:
+        errors.append(Message(MESSAGE_TOO_FEW_VALUES))
+    check_text = record.bad_utf8
+    user_id = values[columns.user_id] if columns.user_id < count else None
+    if user_id is not None and not _is_valid_name(user_id, check_text):
+        errors.append(Message(MESSAGE_USER_ID_INVALID))
+    event_name = values[columns.event_name] if columns.event_name < count else None
+    if event_name is not None and (
+        not _is_valid_name(event_name, check_text) or event_name.startswith(RESERVED_PREFIX)
+    ):
+        errors.append(Message(MESSAGE_EVENT_NAME_INVALID))
+    properties: dict[str, str] = {}
+    if columns.event_properties < count:
+        properties, reasons = _parse_properties(values[columns.event_properties])
+        errors.extend(Message(MESSAGE_PROPERTIES_INVALID, why=why) for why in reasons)
+    if errors:
+        return errors
+    return ValidEvent(user_id=user_id, event_name=event_name, properties=properties)  # type: ignore[arg-type]
+
+
+def plan_event_definitions(
+    names_in_order: Iterable[str], existing: Mapping[str, bool], enabled_count: int, limit: int
+) -> dict[str, bool]:
+    """For each name not in `existing` (name -> enabled), whether it is created On.
+
+    New names are turned on in order of first appearance while the project stays within
+    its limit of enabled events; the rest are created Off.
+    """
+    plan: dict[str, bool] = {}
+    for name in names_in_order:
+        if name in existing or name in plan:
+            continue
+        plan[name] = enabled_count < limit
+        if plan[name]:
+            enabled_count += 1
+    return plan
+
+
+def event_off_message(name: str) -> Message:
+    return Message(MESSAGE_EVENT_OFF, name=name)
+
+
+def event_limit_message(name: str) -> Message:
+    return Message(MESSAGE_EVENT_LIMIT, name=name)
+
+
+class _Pairs(list):  # type: ignore[type-arg]
+    """A JSON object as its (key, value) pairs, so duplicate keys stay visible."""
+
+
+def _is_valid_name(value: str, check_text: bool) -> bool:
+    return 0 < len(value) <= MAX_NAME_CHARS and not (check_text and has_bad_utf8(value))
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")  # NaN and Infinity are a Python extension
+
+
+def _parse_properties(text: str) -> tuple[dict[str, str], list[Message]]:
+    """Properties as a dict, and one reason per problem (the dict is then unusable).
+
+    Duplicate keys are refused: JSON parsers disagree on which one wins.
+    """
+    if not text:
+        return {}, []
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:  # bytes that were not UTF-8 decode to lone surrogates
+        return {}, [Message(WHY_NOT_UTF8)]
+    if size > MAX_PROPERTIES_BYTES:
+        return {}, [Message(WHY_TOO_LARGE, limit=MAX_PROPERTIES_BYTES)]
+    try:
+        parsed = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        return {}, [Message(WHY_NOT_JSON)]
+    if not isinstance(parsed, _Pairs):
+        return {}, [Message(WHY_NOT_OBJECT)]
+    properties: dict[str, str] = {}
+    reasons: list[Message] = []
+    for key, value in parsed:
+        shown = printable(key)
+        if len(key) > MAX_PROPERTY_KEY_CHARS:
+            reasons.append(Message(WHY_KEY_TOO_LONG, key=shown[:MAX_PROPERTY_KEY_CHARS], limit=MAX_PROPERTY_KEY_CHARS))
+        if has_bad_utf8(key):
+            reasons.append(Message(WHY_KEY_UNSTORABLE, key=shown))
+        if key in properties:
+            reasons.append(Message(WHY_DUPLICATE_KEY, key=shown))
+        if not isinstance(value, str):
+            reasons.append(Message(WHY_VALUE_NOT_STRING, key=shown))
+        elif len(value) > MAX_PROPERTY_VALUE_CHARS:
+            reasons.append(Message(WHY_VALUE_TOO_LONG, key=shown, limit=MAX_PROPERTY_VALUE_CHARS))
+        elif has_bad_utf8(value):
+            reasons.append(Message(WHY_VALUE_UNSTORABLE, key=shown))
+        properties[key] = value
+    return properties, reasons
