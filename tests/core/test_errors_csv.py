@@ -1,0 +1,126 @@
+import io
+
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from imports.core.errors_csv import (
+    ERRORS_COLUMN,
+    decode_row,
+    encode_row,
+    event_error_header,
+    original_values,
+    write_error_csv,
+)
+from imports.core.events import ValidEvent, event_columns, validate_event
+from imports.core.profiles import ProfileType, ValidProfile, profile_columns, validate_profile
+from imports.core.reader import FileFormatError
+from tests.core.conftest import read_file
+
+
+def error_csv(data: bytes, *, errors_first: bool, reasons: list[str] | None = None) -> bytes:
+    """Every row of `data` written to an error CSV."""
+    header, records = read_file(data)
+    out = io.BytesIO()
+    rows = [(record.values, reasons or [f"row {record.number}"]) for record in records]
+    assert write_error_csv(out, header.names, rows, errors_first=errors_first) == len(records)
+    return out.getvalue()
+
+
+def test_event_error_csv_puts_reasons_last() -> None:
+    assert event_error_header() == ["user_id", "event_name", "event_properties", "REPRO_ERRORS"]
+    data = b'user_id,event_name,event_properties\n,ebt-sample,\nu1,buy,"{""a"": 1}"\n'
+    header, records = read_file(data)
+    columns = event_columns(header)
+    failed = [(r.values, validate_event(r, columns)) for r in records]
+    out = io.BytesIO()
+    write_error_csv(out, header.names, failed, errors_first=False)  # type: ignore[arg-type]
+    assert out.getvalue() == (
+        b"user_id,event_name,event_properties,REPRO_ERRORS\n"
+        b",ebt-sample,,'user_id' is invalid\n"
+        b"u1,buy,\"{\"\"a\"\": 1}\",'event_properties' is invalid: value of 'a' must be a string\n"
+    )
+
+
+def test_profile_error_csv_puts_reasons_first_like_the_seed() -> None:
+    data = (
+        b"user_id,birthday,name,point\n"
+        b"123456,2000-01-01 00:00:00.000,foo,123\n"
+        b"234567,2001-02-01T00:00:00+09:00,bar,234.0\n"
+    )
+    header, records = read_file(data)
+    columns = profile_columns(header)
+    types = {"birthday": ProfileType.DATETIME, "name": ProfileType.STRING, "point": ProfileType.INT}
+    failed = [(r.values, validate_profile(r, columns, types)) for r in records]
+    out = io.BytesIO()
+    write_error_csv(out, header.names, failed, errors_first=True)  # type: ignore[arg-type]
+    assert out.getvalue() == (
+        b"REPRO_ERRORS,user_id,birthday,name,point\n"
+        b"birthday should be iso8601 format,123456,2000-01-01 00:00:00.000,foo,123\n"
+        b"point should be integer,234567,2001-02-01T00:00:00+09:00,bar,234.0\n"
+    )
+
+
+def test_several_reasons_are_joined_by_semicolons() -> None:
+    out = error_csv(b"user_id,event_name,event_properties\n,,\n", errors_first=False, reasons=["one", "two"])
+    assert out.endswith(b",,,one; two\n")
+
+
+def test_old_reasons_are_replaced_and_the_fixed_file_imports_again() -> None:
+    first = error_csv(b"user_id,event_name,event_properties\n,buy,\n", errors_first=False)
+    fixed = first.replace(b",buy,", b"u1,buy,")
+    second = error_csv(fixed, errors_first=False)
+    assert second == b"user_id,event_name,event_properties,REPRO_ERRORS\nu1,buy,,row 1\n"
+    header, records = read_file(fixed)
+    assert validate_event(records[0], event_columns(header)) == ValidEvent("u1", "buy", {})
+
+
+def test_profile_error_csv_imports_again() -> None:
+    out = error_csv(b"REPRO_ERRORS,user_id,point\nold,u1,12\n", errors_first=True)
+    assert out == b"REPRO_ERRORS,user_id,point\nrow 1,u1,12\n"
+    header, records = read_file(out)
+    result = validate_profile(records[0], profile_columns(header), {"point": ProfileType.INT})
+    assert result == ValidProfile("u1", {"point": 12})
+
+
+def test_invalid_utf8_and_quoting_are_written_back_exactly() -> None:
+    data = b'user_id,event_name,event_properties\nu\xff1,"a,b","x ""q""\nline"\n'
+    out = error_csv(data, errors_first=False)
+    assert out.split(b"\n", 1)[1] == b'u\xff1,"a,b","x ""q""\nline",row 1\n'
+
+
+def test_short_rows_are_padded_and_long_rows_keep_their_extra_values() -> None:
+    header = ["user_id", "REPRO_ERRORS", "event_name", "event_properties"]
+    assert original_values(["u1"], header) == ["u1", "", ""]
+    assert original_values(["u1", "old", "buy", "", "extra"], header) == ["u1", "buy", "", "extra"]
+
+
+def test_encoded_rows_decode_to_the_same_values() -> None:
+    for values in (["", "a"], [""], ["a\r", 'b"', "c,d", "e\nf", "g\udcff"]):
+        assert decode_row(encode_row(values)) == values
+
+
+messy = st.lists(
+    st.lists(st.text(alphabet='ab,"\r\n é', max_size=8) | st.just("\udcff"), min_size=1, max_size=5),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(messy, st.booleans(), st.booleans())
+def test_values_survive_read_write_read(lines: list[list[str]], errors_first: bool, with_old_errors: bool) -> None:
+    header = ["a", ERRORS_COLUMN, "b", "c"] if with_old_errors else ["a", "b", "c"]
+    body = "\n".join(",".join(fields) for fields in lines).encode("utf-8", "surrogateescape")
+    data = ",".join(header).encode() + b"\n" + body
+    try:
+        _, records = read_file(data)
+    except FileFormatError:
+        assume(False)
+    out = error_csv(data, errors_first=errors_first)
+    out_header, rewritten = read_file(out)
+    assert out_header.names == (["REPRO_ERRORS", "a", "b", "c"] if errors_first else ["a", "b", "c", "REPRO_ERRORS"])
+    assert len(rewritten) == len(records)
+    for before, after in zip(records, rewritten):
+        kept = original_values(before.values, header)
+        reason = f"row {before.number}"
+        assert after.values == ([reason, *kept] if errors_first else [*kept, reason])
