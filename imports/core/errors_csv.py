@@ -7,20 +7,19 @@ Fields are written back byte for byte, invalid UTF-8 included.
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterable, Sequence
 from typing import BinaryIO
 
 from imports.core.events import EVENT_COLUMNS
-from imports.core.reader import ERRORS_COLUMN, iter_records
+from imports.core.reader import ERRORS_COLUMN
 
 __all__ = [
     "ERRORS_COLUMN",
     "REASON_SEPARATOR",
-    "decode_row",
     "encode_row",
     "error_header",
+    "error_line",
     "event_error_header",
     "original_values",
     "write_error_csv",
@@ -68,26 +67,22 @@ def write_error_csv(
     out.write(encode_row(error_header(header, errors_first=errors_first)))
     count = 0
     for values, reasons in rows:
-        kept = original_values(values, header)
-        joined = REASON_SEPARATOR.join(reasons)
-        out.write(encode_row([joined, *kept] if errors_first else [*kept, joined]))
+        out.write(error_line(values, reasons, header, errors_first=errors_first))
         count += 1
     return count
 
 
-def encode_row(fields: Sequence[str]) -> bytes:
-    """One CSV line: RFC 4180 quoting, LF, each field's original bytes.
+def error_line(values: Sequence[str], reasons: Sequence[str], header: Sequence[str], *, errors_first: bool) -> bytes:
+    """One failed row as an encoded line of the error CSV, ready to store and concatenate."""
+    kept = original_values(values, header)
+    joined = REASON_SEPARATOR.join(reasons)
+    return encode_row([joined, *kept] if errors_first else [*kept, joined])
 
-    Also a compact way to store a row's raw values where text with invalid UTF-8
-    cannot go; `decode_row` reads it back.
-    """
+
+def encode_row(fields: Sequence[str]) -> bytes:
+    """One CSV line: RFC 4180 quoting, LF, each field's original bytes."""
     if len(fields) == 1 and not fields[0]:
         return b'""\n'  # an empty line would not be a row
     line = ",".join('"' + f.replace('"', '""') + '"' if _NEEDS_QUOTES.search(f) else f for f in fields)
     return (line + "\n").encode("utf-8", "surrogateescape")
 
-
-def decode_row(data: bytes) -> list[str]:
-    """The fields of one line written by `encode_row`."""
-    (record,) = iter_records(io.BytesIO(data), start=0)
-    return record.values

@@ -1,7 +1,6 @@
-import io
-from collections.abc import Callable
+"""Helpers shared by the core tests (plain pytest: no database, no Django)."""
 
-import pytest
+import io
 
 from imports.core.reader import Header, Record, iter_records, open_decompressed, read_header
 
@@ -11,8 +10,3 @@ def read_file(data: bytes, *, max_bytes: int | None = None) -> tuple[Header, lis
     stream = open_decompressed(io.BytesIO(data))
     header = read_header(stream, max_bytes=max_bytes)
     return header, list(iter_records(stream, start=header.end))
-
-
-@pytest.fixture
-def read_csv() -> Callable[..., tuple[Header, list[Record]]]:
-    return read_file

@@ -5,8 +5,8 @@ from hypothesis import strategies as st
 
 from imports.core.errors_csv import (
     ERRORS_COLUMN,
-    decode_row,
     encode_row,
+    error_line,
     event_error_header,
     original_values,
     write_error_csv,
@@ -94,9 +94,18 @@ def test_short_rows_are_padded_and_long_rows_keep_their_extra_values() -> None:
     assert original_values(["u1", "old", "buy", "", "extra"], header) == ["u1", "buy", "", "extra"]
 
 
-def test_encoded_rows_decode_to_the_same_values() -> None:
+def test_encoded_rows_read_back_as_the_same_values() -> None:
     for values in (["", "a"], [""], ["a\r", 'b"', "c,d", "e\nf", "g\udcff"]):
-        assert decode_row(encode_row(values)) == values
+        assert read_file(b"h\n" + encode_row(values))[1][0].values == values
+
+
+def test_error_lines_concatenate_into_the_error_csv() -> None:
+    header = ["user_id", "event_name", "event_properties"]
+    rows = [(["", "buy", ""], ["'user_id' is invalid"]), (["u1", "___repro___x", "{}"], ["a", "b"])]
+    out = io.BytesIO()
+    write_error_csv(out, header, rows, errors_first=False)
+    lines = [error_line(values, reasons, header, errors_first=False) for values, reasons in rows]
+    assert out.getvalue() == encode_row(event_error_header(header)) + b"".join(lines)
 
 
 messy = st.lists(
