@@ -274,3 +274,16 @@ class ProfileKey(models.Model):
 
     def __str__(self):
         return f"{self.name} ({self.type})"
+
+
+class S3ListingCursor(models.Model):
+    """How far S3 discovery has listed one prefix of a project, so a big prefix is not re-listed every run."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=20, choices=ImportJob.Kind.choices)
+    # The next listing starts after this key; empty: list the prefix from its beginning.
+    start_after = models.CharField(max_length=1024, blank=True)
+    full_listed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "kind"], name="s3_listing_cursor_unique_prefix")]

@@ -143,6 +143,17 @@ AWS_ACCESS_KEY_ID = env.str("AWS_ACCESS_KEY_ID", default="") or None
 AWS_SECRET_ACCESS_KEY = env.str("AWS_SECRET_ACCESS_KEY", default="") or None
 # The bucket name users see in S3 paths; the same bucket stores dashboard uploads when set.
 IMPORT_BUCKET_NAME = IMPORT_BUCKET or "repro-data-store"
+# S3 access keys for customers are made through this provider's API (docs/operations.md).
+S3_ACCESS_KEY_PROVIDER = env.str("S3_ACCESS_KEY_PROVIDER", default="imports.s3.IamAccessKeyProvider")
+# Empty means AWS IAM itself; an S3-compatible server with an IAM API names its endpoint here.
+AWS_IAM_ENDPOINT_URL = env.str("AWS_IAM_ENDPOINT_URL", default="") or None
+# Discovery lists new objects every S3_DISCOVERY_INTERVAL_MINUTES; a prefix with more objects than
+# one listing page is listed from its beginning again every S3_DISCOVERY_FULL_LIST_MINUTES, which is
+# when an object re-uploaded under a name listed before is found (docs/operations.md).
+S3_DISCOVERY_INTERVAL_MINUTES = _env_int("S3_DISCOVERY_INTERVAL_MINUTES", 1)
+S3_DISCOVERY_FULL_LIST_MINUTES = _env_int("S3_DISCOVERY_FULL_LIST_MINUTES", 10)
+# SPEC 3 and 4: the largest S3 object each kind imports.
+S3_OBJECT_MAX_BYTES = {"events": 500 * 1024 * 1024, "user_profiles": 1024 * 1024 * 1024}
 MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "files")))
 MEDIA_URL = "/media/"
 if IMPORT_BUCKET:
