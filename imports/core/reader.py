@@ -16,17 +16,21 @@ import re
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import BinaryIO
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 ERRORS_COLUMN = "REPRO_ERRORS"
+# Far above any sensible row; it only bounds memory when a quote is never closed.
+MAX_RECORD_BYTES = 16 * 1024 * 1024
 
 MESSAGE_EMPTY_FILE = "empty file"
 MESSAGE_NO_NEWLINE = "newline character not found"
 MESSAGE_HEADER_TOO_LARGE = "header size over {max_bytes} bytes"
 MESSAGE_CORRUPT = "file maybe corrupt"
 MESSAGE_UNTERMINATED_QUOTE = "unterminated quoted field starting on line {line}"
+MESSAGE_ROW_TOO_LARGE = "row starting on line {line} is over {limit} bytes"
 # Header and row messages shared by both kinds of import.
 MESSAGE_EMPTY_COLUMNS = "empty columns"
 MESSAGE_DUPLICATE_COLUMNS = "duplicate columns {names}"
@@ -181,25 +185,41 @@ class Record:
         return self.line + self.lines - 1
 
 
-def iter_records(stream: BinaryIO, *, start: int, number: int = 0, line: int = 1) -> Iterator[Record]:
+def iter_records(
+    stream: BinaryIO,
+    *,
+    start: int,
+    number: int = 0,
+    line: int = 1,
+    max_record_bytes: int = MAX_RECORD_BYTES,
+) -> Iterator[Record]:
     """Yield the data records of `stream`, which is positioned at byte offset `start`.
 
     `number` and `line` are the data rows and physical lines before `start`, so resuming
     from a record's `end` continues the numbering. Blank lines outside quotes are not
     rows. Line breaks are LF with any CRs before it; inside a quoted field a line break
     becomes a single LF. An unterminated quote would swallow the rest of the file, so it
-    fails the whole file (FileFormatError) instead of producing one giant row.
+    fails the whole file (FileFormatError) instead of producing one giant row; so does a
+    record over `max_record_bytes`, which keeps memory bounded whatever the input.
     """
     parse = _field_parser()
     offset = start
     parts: list[str] = []  # lines of a record that spans several lines
     quotes = 0
     first_line = 0
+    record_bytes = 0
     bad = False
     try:
-        for raw in stream:
-            offset += len(raw)
+        for raw in iter(partial(stream.readline, max_record_bytes + 1), b""):
+            size = len(raw)
+            offset += size
             line += 1
+            if parts:
+                record_bytes += size
+                if record_bytes > max_record_bytes:
+                    raise _too_large(first_line, max_record_bytes)
+            elif size > max_record_bytes:
+                raise _too_large(line, max_record_bytes)
             try:
                 text = raw.decode("utf-8")
                 if "\x00" in text:
@@ -224,6 +244,7 @@ def iter_records(stream: BinaryIO, *, start: int, number: int = 0, line: int = 1
                 if quotes & 1:
                     parts.append(body)
                     first_line = line
+                    record_bytes = size
                     continue
                 values = parse(body)
             elif body:
@@ -252,15 +273,17 @@ def scan(
     every: int = 100_000,
     max_rows: int | None = None,
     line: int = 1,
+    max_record_bytes: int = MAX_RECORD_BYTES,
 ) -> Scan:
     """Count the data rows from `start` to the end without parsing fields.
 
     `row_starts` holds, for k = 0, 1, 2, …, where data row k*every+1 (counted from
     `start`) begins, as (byte offset, rows before it, physical lines before it): the
     `start`, `number` and `line` arguments of `iter_records`, so a file can be split
-    into parts. `line` is the physical lines before `start` (1: the header). Counting always runs to the
-    end so a "too many rows" message can give the true count; past `max_rows` no more
-    cut points are recorded, which keeps memory bounded for files that will be refused.
+    into parts. `line` is the physical lines before `start` (1: the header).
+    Counting always runs to the end so a "too many rows" message can give the true
+    count; past `max_rows` no more cut points are recorded, which keeps memory bounded
+    for files that will be refused. Fails exactly where `iter_records` would.
     """
     rows = 0
     row_starts: list[tuple[int, int, int]] = []
@@ -268,12 +291,19 @@ def scan(
     limit = float("inf") if max_rows is None else max_rows
     offset = start
     in_quotes = False
+    first_line = record_bytes = 0
     try:
-        for raw in stream:
+        for raw in iter(partial(stream.readline, max_record_bytes + 1), b""):
+            size = len(raw)
             if in_quotes:
+                record_bytes += size
+                if record_bytes > max_record_bytes:
+                    raise _too_large(first_line, max_record_bytes)
                 if raw.count(b'"') & 1:
                     in_quotes = False
                     rows += 1
+            elif size > max_record_bytes:
+                raise _too_large(line + 1, max_record_bytes)
             elif raw[0] in b"\r\n" and not raw.rstrip(b"\r\n"):
                 pass  # a blank line is not a row
             else:
@@ -283,15 +313,20 @@ def scan(
                 if raw.count(b'"') & 1:
                     in_quotes = True
                     first_line = line + 1
+                    record_bytes = size
                 else:
                     rows += 1
-            offset += len(raw)
+            offset += size
             line += 1
     except _CORRUPT_ERRORS as exc:
         raise FileFormatError(Message(MESSAGE_CORRUPT)) from exc
     if in_quotes:
         raise FileFormatError(Message(MESSAGE_UNTERMINATED_QUOTE, line=first_line))
     return Scan(rows=rows, row_starts=row_starts)
+
+
+def _too_large(line: int, limit: int) -> FileFormatError:
+    return FileFormatError(Message(MESSAGE_ROW_TOO_LARGE, line=line, limit=f"{limit:,}"))
 
 
 def _split_fields(text: str) -> list[str]:

@@ -33,10 +33,10 @@ def rows(data: bytes) -> list[list[str]]:
     return [record.values for record in read_file(data)[1]]
 
 
-def scan_file(data: bytes, every: int = 100_000) -> tuple[int, list[tuple[int, int, int]]]:
+def scan_file(data: bytes, every: int = 100_000, **limits: int) -> tuple[int, list[tuple[int, int, int]]]:
     stream = open_decompressed(io.BytesIO(data))
     header = read_header(stream)
-    result = scan(stream, start=header.end, every=every)
+    result = scan(stream, start=header.end, every=every, **limits)
     return result.rows, result.row_starts
 
 
@@ -194,6 +194,26 @@ def test_unterminated_quote_fails_the_file_with_its_line() -> None:
     assert excinfo.value.message.template == "unterminated quoted field starting on line {line}"  # type: ignore[attr-defined]
 
 
+def test_row_over_the_size_limit_fails_the_file() -> None:
+    stream = io.BytesIO(b"1,2\n" + b"x" * 20 + b"\n")
+    with pytest.raises(FileFormatError, match="^row starting on line 3 is over 16 bytes$"):
+        list(iter_records(stream, start=0, max_record_bytes=16))
+
+
+def test_unterminated_quote_is_stopped_by_the_size_limit() -> None:
+    data = b'1,"2\n' + b"more text\n" * 10
+    with pytest.raises(FileFormatError, match="^row starting on line 2 is over 32 bytes$"):
+        list(iter_records(io.BytesIO(data), start=0, max_record_bytes=32))
+    with pytest.raises(FileFormatError, match="^row starting on line 2 is over 32 bytes$"):
+        scan(io.BytesIO(data), start=0, max_record_bytes=32)
+
+
+def test_default_size_limit_reads_16_mib_and_says_so() -> None:
+    assert read_file(b"a\n" + b"x" * (16 * 1024 * 1024 - 1) + b"\n")[1][0].values == ["x" * (16 * 1024 * 1024 - 1)]
+    with pytest.raises(FileFormatError, match="^row starting on line 2 is over 16,777,216 bytes$"):
+        read_file(b"a\n" + b"x" * (16 * 1024 * 1024) + b"\n")
+
+
 def test_resuming_from_a_record_end_yields_the_remaining_records() -> None:
     data = b'a,b\n1,2\n\n"x\ny",3\r\n4,5\n6,7'
     stream = open_decompressed(io.BytesIO(data))
@@ -246,17 +266,20 @@ messy_lines = st.lists(
 ).map(b"".join)
 
 
-@settings(max_examples=300, deadline=None)
-@given(messy_lines, st.integers(min_value=1, max_value=4))
-def test_scan_agrees_with_iter_records(body: bytes, every: int) -> None:
+@settings(max_examples=400, deadline=None)
+@given(messy_lines, st.integers(min_value=1, max_value=4), st.integers(min_value=1, max_value=60))
+def test_scan_agrees_with_iter_records(body: bytes, every: int, max_record_bytes: int) -> None:
     data = b"h\n" + body
+    stream = io.BytesIO(data)
+    header = read_header(stream)
     try:
-        records = read_file(data)[1]
+        records = list(iter_records(stream, start=header.end, max_record_bytes=max_record_bytes))
     except FileFormatError as exc:
-        with pytest.raises(FileFormatError, match=f"^{exc}$"):
-            scan_file(data)
+        with pytest.raises(FileFormatError) as scanned:
+            scan_file(data, max_record_bytes=max_record_bytes)
+        assert str(scanned.value) == str(exc)
         return
-    count, cuts = scan_file(data, every=every)
+    count, cuts = scan_file(data, every=every, max_record_bytes=max_record_bytes)
     assert count == len(records)
     for offset, before, line in cuts:
         stream = io.BytesIO(data)
