@@ -151,17 +151,21 @@ def read_header(stream: BinaryIO, *, max_bytes: int | None = None) -> Header:
     """Read and parse the first line; the stream is left at the first data row.
 
     The header size is the line without BOM and line break. `end` counts the BOM, since
-    offsets are positions in the (decompressed) stream.
+    offsets are positions in the (decompressed) stream. Without `max_bytes` the header
+    is still held to the row size limit.
     """
+    limit = MAX_RECORD_BYTES if max_bytes is None else max_bytes
     try:
-        line = stream.readline() if max_bytes is None else stream.readline(len(UTF8_BOM) + max_bytes + 2)
+        line = stream.readline(len(UTF8_BOM) + limit + 2)
     except _CORRUPT_ERRORS as exc:
         raise FileFormatError(Message(MESSAGE_CORRUPT)) from exc
     bom = len(UTF8_BOM) if line.startswith(UTF8_BOM) else 0
     body = line[bom:].rstrip(b"\r\n")
     if not line[bom:]:
         raise FileFormatError(Message(MESSAGE_EMPTY_FILE))
-    if max_bytes is not None and len(body) > max_bytes:
+    if len(body) > limit:
+        if max_bytes is None:
+            raise _too_large(1, limit)
         raise FileFormatError(Message(MESSAGE_HEADER_TOO_LARGE, max_bytes=max_bytes))
     if not line.endswith(b"\n"):
         raise FileFormatError(Message(MESSAGE_NO_NEWLINE))

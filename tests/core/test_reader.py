@@ -115,6 +115,11 @@ def test_long_header_without_newline_is_reported_as_too_large() -> None:
         read_file(b"a" * 1000, max_bytes=10)
 
 
+def test_header_without_a_byte_limit_is_still_held_to_the_row_limit() -> None:
+    with pytest.raises(FileFormatError, match="^row starting on line 1 is over 16,777,216 bytes$"):
+        read_file(b"a" * (16 * 1024 * 1024 + 1) + b"\n")
+
+
 def test_bom_is_stripped_but_counted_in_offsets() -> None:
     data = b"\xef\xbb\xbfuser_id,name\r\nu1,x\r\n"
     header, records = read_file(data)
