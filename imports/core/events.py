@@ -157,7 +157,9 @@ def _reject_constant(name: str) -> None:
 def _parse_properties(text: str) -> tuple[dict[str, str], list[Message]]:
     """Properties as a dict, and one reason per problem (the dict is then unusable).
 
-    Duplicate keys are refused: JSON parsers disagree on which one wins.
+    Duplicate keys are refused: JSON parsers disagree on which one wins. Raw control
+    characters inside strings are accepted (strict=False): a line break typed in a
+    spreadsheet cell lands there, and its meaning is plain.
     """
     if not text:
         return {}, []
@@ -168,7 +170,7 @@ def _parse_properties(text: str) -> tuple[dict[str, str], list[Message]]:
     if size > MAX_PROPERTIES_BYTES:
         return {}, [Message(WHY_TOO_LARGE, limit=MAX_PROPERTIES_BYTES)]
     try:
-        parsed = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant)
+        parsed = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant, strict=False)
     except (ValueError, RecursionError):
         return {}, [Message(WHY_NOT_JSON)]
     if not isinstance(parsed, _Pairs):

@@ -166,6 +166,17 @@ def test_invalid_properties(properties: str, why: str) -> None:
     assert one(props_row(properties)) == [f"'event_properties' is invalid: {why}"]
 
 
+def test_line_break_inside_a_property_value_is_accepted() -> None:
+    rows = b'u1,buy,"{""note"":""a\r\nb\tc""}"\n'
+    assert validate(rows) == [ValidEvent("u1", "buy", {"note": "a\nb\tc"})]
+
+
+def test_raw_nul_inside_a_property_value_cannot_be_stored() -> None:
+    assert one(b'u1,buy,"{""a"":""x\x00""}"') == [
+        "'event_properties' is invalid: value of 'a' contains a character that cannot be stored"
+    ]
+
+
 def test_property_key_up_to_48_characters_is_valid() -> None:
     key = "k" * 48
     assert one(props_row(json.dumps({key: "v"}))) == ValidEvent("u1", "buy", {key: "v"})
