@@ -6,7 +6,9 @@ import string
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-from django.utils.translation import gettext, gettext_lazy as _
+from django.utils.translation import gettext_lazy as _
+
+from imports.messages import translate
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
 APP_ID_LENGTH = 10
@@ -169,7 +171,7 @@ class ImportJob(models.Model):
         failure = self.summary.get("failure")
         if not failure:
             return self.failure_message
-        return gettext(failure["template"]).format(**failure["params"])
+        return translate(failure["template"], failure["params"])
 
     @property
     def profile_types(self) -> list[tuple[str, str]]:

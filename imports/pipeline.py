@@ -19,6 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from imports import notifications, sinks, sources
+from imports.core import errors_csv
 from imports.core.reader import FileFormatError, Message, iter_records, open_decompressed, read_header, scan
 from imports.models import ImportJob
 
@@ -87,7 +88,11 @@ def _check_file(job: ImportJob, importer: sinks.Importer) -> None:
         summary = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
     job.total_rows = counted.rows
     job.checkpoint_offset = header.end
-    job.summary = {**job.summary, **summary, "error_header": importer.error_header(header)}
+    job.summary = {
+        **job.summary,
+        **summary,
+        "error_header": errors_csv.error_header(header.names, errors_first=importer.errors_first),
+    }
     job.save(update_fields=["total_rows", "checkpoint_offset", "summary"])
 
 

@@ -60,8 +60,6 @@ class Importer:
     def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
         raise NotImplementedError
 
-    def error_header(self, header: Header) -> list[str]:
-        raise NotImplementedError
 
 
 class EventImporter(Importer):
@@ -69,9 +67,6 @@ class EventImporter(Importer):
 
     def check_header(self, header: Header) -> None:
         self.columns = event_columns(header)
-
-    def error_header(self, header: Header) -> list[str]:
-        return errors_csv.event_error_header()
 
     def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
         failed: list[tuple[Record, list[str]]] = []
@@ -243,10 +238,7 @@ def _row_errors_insert(
                 number=record.number,
                 line=record.line,
                 reasons=[printable(reason) for reason in reasons],
-                csv_line=errors_csv.error_row(
-                    header.names, record.values, reasons, errors_first=importer.errors_first,
-                    layout=importer.error_header(header),
-                ),
+                csv_line=errors_csv.error_line(record.values, reasons, header.names, errors_first=importer.errors_first),
             )
             for record, reasons in failed
         ],
@@ -257,9 +249,8 @@ def _row_errors_insert(
 def _error_csv_render(job: ImportJob) -> str:
     """Header plus the stored lines in row order, spooled to a temporary file, then into storage."""
     key = sources.error_csv_key(job)
-    importer = importer_for(job)
     with tempfile.TemporaryFile() as out:
-        out.write(errors_csv.header_line(job.summary["error_header"]))
+        out.write(errors_csv.encode_row(job.summary["error_header"]))
         lines = ImportRowError.objects.filter(job=job).order_by("number").values_list("csv_line", flat=True)
         for line in lines.iterator(chunk_size=ROW_ERROR_BATCH):
             out.write(bytes(line))

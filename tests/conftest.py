@@ -41,3 +41,28 @@ def project(make_project, alice):
 def alice_client(client, alice):
     client.force_login(alice)
     return client
+
+
+@pytest.fixture
+def import_file(project, tmp_path, capsys):
+    """Run `import_csv KIND PATH --project … --sync` on the given bytes; returns (job, printed summary)."""
+    import json
+
+    from django.core.management import call_command
+
+    from imports.models import ImportJob
+
+    def run(content: bytes, kind="events", name="input.csv", *options, target=None):
+        path = tmp_path / name
+        path.write_bytes(content)
+        capsys.readouterr()
+        try:
+            call_command("import_csv", kind, str(path), "--project", (target or project).app_id, "--sync", *options)
+            exit_code = 0
+        except SystemExit as exc:
+            exit_code = exc.code
+        summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        summary["exit_code"] = exit_code
+        return ImportJob.objects.get(pk=summary["job"]), summary
+
+    return run

@@ -44,8 +44,6 @@ MESSAGE_PROFILE_LIMIT = "This app has exceeded the limit of enabled user profile
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-# Inference reads "007" as text: as a number it would silently lose its zeros.
-_PLAIN_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 _INT64_DIGITS = 19
 _DATETIME = re.compile(
     r"([0-9]{4})-([0-9]{2})-([0-9]{2})"
@@ -228,7 +226,7 @@ class _Guess:
         if self.datetime and _parse_datetime(value) is None:
             self.datetime = False
         if self.number:
-            if not _PLAIN_NUMBER.fullmatch(value):
+            if not _DECIMAL.fullmatch(value):
                 self.number = self.integer = False
             elif self.integer and ("." in value or _int64(value) is None):
                 # An integer beyond 64 bits still fits a decimal exactly.
