@@ -18,7 +18,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from imports import notifications, sinks, sources
+from imports import notifications, services, sinks, sources
 from imports.core import errors_csv
 from imports.core.reader import FileFormatError, Message, iter_records, open_decompressed, read_header, scan
 from imports.models import ImportJob
@@ -43,9 +43,9 @@ def run(job_id: int, progress: Callable[[ImportJob], None] | None = None) -> Imp
             logger.warning("import job %s: another run is ahead, this one stops", job_id)
             return ImportJob.objects.get(pk=job_id)
         except FileFormatError as exc:
-            _fail(job_id, exc.message)
+            services.import_job_fail(job_id=job_id, message=exc.message)
         except Exception:
-            _fail(job_id, Message(MESSAGE_INTERNAL_ERROR))
+            services.import_job_fail(job_id=job_id, message=Message(MESSAGE_INTERNAL_ERROR))
             raise
     job = ImportJob.objects.get(pk=job_id)
     if job.is_final and job.notified_at is None:
@@ -117,16 +117,3 @@ def _skip_to(stream: BinaryIO, position: int, offset: int) -> None:
         if not block:
             raise FileFormatError(Message("the file changed while it was being imported"))
         position += len(block)
-
-
-def _fail(job_id: int, message: Message) -> None:
-    """Give the job its final ``failed`` state; the message is kept in English and as a template."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.is_final:
-            return
-        job.state = ImportJob.State.FAILED
-        job.failure_message = str(message)
-        job.summary = {**job.summary, "failure": {"template": message.template, "params": message.params}}
-        job.finished_at = timezone.now()
-        job.save(update_fields=["state", "failure_message", "summary", "finished_at"])

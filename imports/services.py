@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from imports.credentials import TOKEN_PREFIX_CHARS, api_token_digest, api_token_generate
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from typing import IO
 
     from django.contrib.auth.models import AbstractBaseUser
+
+    from imports.core.reader import Message
 
 
 def user_get_or_create(*, email: str) -> AbstractBaseUser:
@@ -88,3 +91,16 @@ def import_job_create(
 def import_job_enqueue(*, job: ImportJob) -> None:
     """Hand the job to a django-q2 worker once the transaction that created it has committed."""
     transaction.on_commit(lambda: async_task("imports.tasks.import_job_run", job.pk, task_name=f"import-job-{job.pk}"))
+
+
+def import_job_fail(*, job_id: int, message: Message) -> None:
+    """Give the job its final ``failed`` state; the message is kept in English and as a template to translate."""
+    with transaction.atomic():
+        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        if job.is_final:
+            return
+        job.state = ImportJob.State.FAILED
+        job.failure_message = str(message)
+        job.summary = {**job.summary, "failure": {"template": message.template, "params": message.params}}
+        job.finished_at = timezone.now()
+        job.save(update_fields=["state", "failure_message", "summary", "finished_at"])
