@@ -14,5 +14,11 @@ urlpatterns = [
     path("p/<slug:app_id>/jobs/<int:job_id>/errors.csv", views.job_error_csv, name="job_error_csv"),
     path("p/<slug:app_id>/settings/credentials/", views.credentials, name="credentials"),
     path("p/<slug:app_id>/settings/credentials/reissue-token/", views.api_token_reissue, name="api_token_reissue"),
+    path("p/<slug:app_id>/settings/credentials/s3-keys/", views.s3_access_key_issue, name="s3_access_key_issue"),
+    path(
+        "p/<slug:app_id>/settings/credentials/s3-keys/<str:access_key_id>/revoke/",
+        views.s3_access_key_revoke,
+        name="s3_access_key_revoke",
+    ),
     path("p/<slug:app_id>/settings/notifications/", views.notifications, name="notifications"),
 ]

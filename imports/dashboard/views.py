@@ -1,19 +1,25 @@
 """Browser pages. Every page of a project resolves the member's membership first (404 otherwise)."""
 
+import logging
 from functools import wraps
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from imports import selectors, services
+from imports import credentials as credentials_services
+from imports import s3, selectors, services
 from imports.models import ImportJob
+
+logger = logging.getLogger(__name__)
 
 
 def member_view(view):
@@ -98,10 +104,17 @@ def job_error_csv(request, project, job_id):
 
 @member_view
 def credentials(request, project):
+    return _credentials_page(request, project)
+
+
+def _credentials_page(request, project, new_s3_key=None):
     context = {
         "api_token": getattr(project, "api_token", None),
         "new_token": request.session.pop("new_api_token", None),
+        "s3_configured": s3.is_configured(),
+        "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{project.app_id}/",
         "s3_access_keys": project.s3_access_keys.filter(revoked_at__isnull=True),
+        "new_s3_key": new_s3_key,
     }
     return _render(request, "dashboard/credentials.html", context)
 
@@ -112,6 +125,37 @@ def api_token_reissue(request, project):
     # The full token survives exactly one page view: the redirect target pops it from the session.
     request.session["new_api_token"] = services.api_token_reissue(project=project, by=request.user)
     messages.success(request, _("A new API token was issued. The previous token no longer works."))
+    return redirect("dashboard:credentials", app_id=project.app_id)
+
+
+@never_cache
+@require_POST
+@member_view
+def s3_access_key_issue(request, project):
+    """Answers the POST with the page itself: the secret must not pass through the session (stored)."""
+    if not s3.is_configured():
+        raise Http404("Amazon S3 is not configured on this server.")
+    try:
+        key, secret = credentials_services.s3_access_key_issue(project=project, by=request.user)
+    except (BotoCoreError, ClientError):
+        logger.exception("issuing an S3 access key for %s failed", project.app_id)
+        messages.error(request, _("The Amazon S3 access key could not be issued. Please try again later."))
+        return redirect("dashboard:credentials", app_id=project.app_id)
+    return _credentials_page(request, project, new_s3_key={"access_key_id": key.access_key_id, "secret": secret})
+
+
+@require_POST
+@member_view
+def s3_access_key_revoke(request, project, access_key_id):
+    key = get_object_or_404(project.s3_access_keys, access_key_id=access_key_id, revoked_at__isnull=True)
+    try:
+        credentials_services.s3_access_key_revoke(key=key)
+    except (BotoCoreError, ClientError):
+        logger.exception("revoking S3 access key %s failed", access_key_id)
+        messages.error(request, _("The Amazon S3 access key could not be revoked. Please try again later."))
+    else:
+        message = _("The Amazon S3 access key %(key)s was revoked. It no longer works.") % {"key": access_key_id}
+        messages.success(request, message)
     return redirect("dashboard:credentials", app_id=project.app_id)
 
 
