@@ -1,7 +1,14 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
 
 class ImportsConfig(AppConfig):
     name = "imports"
     verbose_name = _("Repro Dashboard imports")
+
+    def ready(self):
+        from imports import s3_discovery
+
+        # After every migrate rather than here: ready() must not touch the database.
+        post_migrate.connect(s3_discovery.schedule_sync, sender=self, dispatch_uid="imports.s3_discovery_schedule")

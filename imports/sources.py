@@ -9,6 +9,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils.text import get_valid_filename
 
+from imports import s3
 from imports.models import ImportJob, Project
 
 
@@ -25,6 +26,10 @@ def job_file_store(*, project: Project, kind: str, file_name: str, content: IO[b
 
 
 def job_file_open(job: ImportJob) -> BinaryIO:
+    """The job's file as a stream. From S3 it is the object's HTTP body itself: the storage's S3File
+    would first copy the whole object into memory or a temporary file."""
+    if s3.is_configured():
+        return s3.object_open(job.storage_key)
     return default_storage.open(job.storage_key, "rb")
 
 
