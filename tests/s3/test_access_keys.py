@@ -143,5 +143,7 @@ def test_without_s3_the_page_says_so_and_nothing_can_be_issued(project, alice_cl
     assert "Amazon S3 is not configured on this server" in page
     assert reverse("dashboard:s3_access_key_issue", args=[project.app_id]) not in page
     assert alice_client.post(reverse("dashboard:s3_access_key_issue", args=[project.app_id])).status_code == 404
+    japanese = alice_client.get(reverse("dashboard:credentials", args=[project.app_id]), HTTP_ACCEPT_LANGUAGE="ja")
+    assert "このサーバーでは Amazon S3 が設定されていない" in japanese.content.decode()
     with pytest.raises(CommandError, match="not configured"):
         call_command("issue_s3_access_key", project.app_id)

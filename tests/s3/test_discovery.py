@@ -1,6 +1,7 @@
 """S3 discovery (SPEC 5): every new object under a project's prefixes becomes one job, exactly once
 per (key, ETag) even when runs race; bad names and oversize objects fail with their reason."""
 
+import io
 import threading
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
+from django.utils import translation
 from django_q.models import Schedule
 
 from imports import s3_discovery, services
@@ -134,6 +136,8 @@ def test_bad_names_fail_with_their_reason_and_members_are_emailed(put_object, pr
         f"'2024/01/events.csv' is in a folder: put files directly in "
         f"s3://{s3_bucket}/{project.app_id}/event_bulk_tracking/"
     )
+    with translation.override("ja"):
+        assert space.failure_text == "'my events.csv' のファイル名に空白が含まれています: 空白を含まない名前に変更してください"
     assert len(mail.outbox) == 2
     bodies = "\n".join(message.body for message in mail.outbox)
     assert "has a space in its name" in bodies and "is in a folder" in bodies
@@ -159,7 +163,7 @@ def test_object_over_the_size_limit_fails(put_object, project, settings):
 def test_dashboard_uploads_and_error_csvs_in_the_bucket_are_never_discovered(put_object, project):
     job = services.import_job_create(
         project=project, kind="events", source="dashboard", file_name="events.csv",
-        content=__import__("io").BytesIO(b"user_id,event_name,event_properties\n"),
+        content=io.BytesIO(b"user_id,event_name,event_properties\n"),
     )
     assert job.storage_key.startswith(f"uploads/{project.app_id}/")
     put_object(f"errors/{project.app_id}/{job.pk}/errors.csv")
