@@ -55,9 +55,15 @@ def _client(service, endpoint_url, region_name, access_key_id, secret_access_key
     )
 
 
-def object_open(key: str) -> StreamingBody:
-    """The object's body as it arrives over HTTP: nothing is downloaded ahead of the reader."""
-    return client("s3").get_object(Bucket=import_bucket(), Key=key)["Body"]
+def object_open(key: str, *, etag: str = "") -> StreamingBody:
+    """The object's body as it arrives over HTTP: nothing is downloaded ahead of the reader.
+
+    With ``etag``, S3 answers PreconditionFailed if the key now holds another object.
+    """
+    params = {"Bucket": import_bucket(), "Key": key}
+    if etag:
+        params["IfMatch"] = f'"{etag}"'
+    return client("s3").get_object(**params)["Body"]
 
 
 @dataclass(frozen=True)

@@ -5,12 +5,22 @@ from __future__ import annotations
 import uuid
 from typing import IO, BinaryIO
 
+from botocore.exceptions import ClientError
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext_noop
 
 from imports import s3
+from imports.core.reader import FileFormatError, Message
 from imports.models import ImportJob, Project
+
+S3_OBJECT_MESSAGES = {
+    "NoSuchKey": gettext_noop("the file was deleted from the bucket before it was imported"),
+    "PreconditionFailed": gettext_noop(
+        "the file was replaced in the bucket before it was imported; the new file is imported as a job of its own"
+    ),
+}
 
 
 def upload_key(*, project: Project, kind: str, file_name: str) -> str:
@@ -28,9 +38,16 @@ def job_file_store(*, project: Project, kind: str, file_name: str, content: IO[b
 def job_file_open(job: ImportJob) -> BinaryIO:
     """The job's file as a stream. From S3 it is the object's HTTP body itself: the storage's S3File
     would first copy the whole object into memory or a temporary file."""
-    if s3.is_configured():
-        return s3.object_open(job.storage_key)
-    return default_storage.open(job.storage_key, "rb")
+    if not s3.is_configured():
+        return default_storage.open(job.storage_key, "rb")
+    try:
+        # The ETag pins the object the job was made for: its checkpoints are offsets in those bytes.
+        return s3.object_open(job.storage_key, etag=job.s3_etag)
+    except ClientError as exc:
+        message = S3_OBJECT_MESSAGES.get(exc.response.get("Error", {}).get("Code"))
+        if message is None:
+            raise
+        raise FileFormatError(Message(message)) from exc
 
 
 def error_csv_key(job: ImportJob) -> str:

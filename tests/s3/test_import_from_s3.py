@@ -76,6 +76,32 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_on_the_stream(put_object
     assert TrackedEvent.objects.filter(job=job).count() == 35
 
 
+def test_object_replaced_before_its_import_fails_that_job_and_the_new_one_imports(put_object, project):
+    key = f"{project.app_id}/event_bulk_tracking/e.csv"
+    put_object(key, HEADER + b"u1,first,\n")
+    (job,) = s3_imports_discover()
+    put_object(key, HEADER + b"u1,second,\n")
+
+    job = pipeline.run(job.pk)
+
+    assert job.state == "failed"
+    assert job.failure_message.startswith("the file was replaced in the bucket before it was imported")
+    (replacement,) = s3_imports_discover()
+    assert pipeline.run(replacement.pk).state == "succeeded"
+    assert list(TrackedEvent.objects.values_list("event__name", flat=True)) == ["second"]
+
+
+def test_object_deleted_before_its_import_fails_its_job(put_object, project, s3_bucket):
+    key = f"{project.app_id}/event_bulk_tracking/e.csv"
+    put_object(key)
+    (job,) = s3_imports_discover()
+    s3.client("s3").delete_object(Bucket=s3_bucket, Key=key)
+
+    job = pipeline.run(job.pk)
+
+    assert (job.state, job.failure_message) == ("failed", "the file was deleted from the bucket before it was imported")
+
+
 class PeakRss:
     """The process's peak resident memory above its level on entry, sampled every 5 ms."""
 
