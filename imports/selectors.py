@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from imports.credentials import api_token_digest
-from imports.models import ApiToken, ImportJob, Membership, Project
+from imports.models import (
+    ApiToken,
+    EventDefinition,
+    ImportJob,
+    ImportRowError,
+    Membership,
+    ProfileKey,
+    Project,
+    S3AccessKey,
+)
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -45,4 +56,87 @@ def notification_recipients(*, project: Project) -> list[tuple[str, str]]:
         .exclude(user__email="")
         .order_by("user__email")
         .values_list("user__email", "language")
+    )
+
+
+# --- Dashboard ---------------------------------------------------------------------------------
+
+
+def import_job_list_by_ids(*, project: Project, job_ids: list[int]) -> QuerySet[ImportJob]:
+    return import_job_list(project=project).filter(pk__in=job_ids)
+
+
+def s3_access_key_active(*, project: Project) -> S3AccessKey | None:
+    return project.s3_access_keys.filter(revoked_at__isnull=True).first()
+
+
+def event_definition_list(*, project: Project, search: str = "") -> QuerySet[EventDefinition]:
+    definitions = EventDefinition.objects.filter(project=project).select_related("created_by_job")
+    if search:
+        definitions = definitions.filter(Q(name__icontains=search) | Q(display_name__icontains=search))
+    return definitions.order_by("name")
+
+
+def event_definition_get(*, project: Project, definition_id: int) -> EventDefinition:
+    return get_object_or_404(EventDefinition, project=project, pk=definition_id)
+
+
+def event_definition_enabled_count(*, project: Project) -> int:
+    return EventDefinition.objects.filter(project=project, enabled=True).count()
+
+
+def profile_key_list(*, project: Project) -> QuerySet[ProfileKey]:
+    return ProfileKey.objects.filter(project=project).select_related("created_by_job").order_by("name")
+
+
+def profile_key_get(*, project: Project, key_id: int) -> ProfileKey:
+    return get_object_or_404(ProfileKey, project=project, pk=key_id)
+
+
+def profile_key_enabled_count(*, project: Project) -> int:
+    return ProfileKey.objects.filter(project=project, enabled=True).count()
+
+
+@dataclass
+class ReasonGroup:
+    reason: str
+    rows: int
+    samples: list[ImportRowError] = field(default_factory=list)
+
+
+def import_row_error_groups(*, job: ImportJob, limit: int = 20, samples: int = 3) -> tuple[list[ReasonGroup], int]:
+    """The job's row-error reasons, most frequent first, with the first rows of each; and how many
+    distinct reasons there are in all. Reasons are unnested in SQL: a job can have a million failed rows."""
+    if connection.vendor == "postgresql":
+        unnest, reason = "CROSS JOIN LATERAL jsonb_array_elements_text(e.reasons) AS x(reason)", "x.reason"
+    else:
+        unnest, reason = ", json_each(e.reasons) AS x", "x.value"
+    table = ImportRowError._meta.db_table
+    rows_cte = f"SELECT DISTINCT e.id, e.number, {reason} AS reason FROM {table} e {unnest} WHERE e.job_id = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""WITH r AS ({rows_cte}),
+                top AS (SELECT reason, COUNT(*) AS n FROM r GROUP BY reason ORDER BY n DESC, reason LIMIT %s),
+                ranked AS (SELECT r.reason, r.id, ROW_NUMBER() OVER (PARTITION BY r.reason ORDER BY r.number) AS k
+                           FROM r JOIN top ON top.reason = r.reason)
+            SELECT top.reason, top.n, ranked.id FROM top JOIN ranked ON ranked.reason = top.reason AND ranked.k <= %s
+            ORDER BY top.n DESC, top.reason, ranked.k""",
+            [job.pk, limit, samples],
+        )
+        found = cursor.fetchall()
+        cursor.execute(f"WITH r AS ({rows_cte}) SELECT COUNT(DISTINCT reason) FROM r", [job.pk])
+        (total,) = cursor.fetchone()
+    errors = ImportRowError.objects.in_bulk([row_id for _, _, row_id in found])
+    groups: dict[str, ReasonGroup] = {}
+    for text, count, row_id in found:
+        groups.setdefault(text, ReasonGroup(text, count)).samples.append(errors[row_id])
+    return list(groups.values()), total
+
+
+def import_job_imported_from(*, job: ImportJob) -> ImportJob | None:
+    """The real import of the file a dry run checked, if someone started it."""
+    return (
+        ImportJob.objects.filter(project_id=job.project_id, storage_key=job.storage_key, dry_run=False)
+        .order_by("created_at", "id")
+        .first()
     )

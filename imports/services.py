@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from imports.credentials import TOKEN_PREFIX_CHARS, api_token_digest, api_token_generate
-from imports import sources
-from imports.models import ApiToken, ImportJob, Membership, Project
+from imports import selectors, sources
+from imports.models import ApiToken, EventDefinition, ImportJob, Membership, ProfileKey, Project
 
 if TYPE_CHECKING:
     from typing import IO
@@ -104,3 +105,83 @@ def import_job_fail(*, job_id: int, message: Message) -> None:
         job.summary = {**job.summary, "failure": {"template": message.template, "params": message.params}}
         job.finished_at = timezone.now()
         job.save(update_fields=["state", "failure_message", "summary", "finished_at"])
+
+
+# --- Dashboard: dry runs, event and profile-key settings, member preferences ------------------
+
+
+def import_job_create_from_dry_run(*, job: ImportJob, created_by: AbstractBaseUser | None) -> tuple[ImportJob, bool]:
+    """Import the file a finished dry run checked, for real; (job, created).
+
+    Asking twice (a double click, two members) returns the import already made from that file.
+    """
+    if not job.dry_run or job.state not in (ImportJob.State.SUCCEEDED, ImportJob.State.SUCCEEDED_WITH_ERRORS):
+        raise ValueError(f"job {job.pk} is not a finished dry run")
+    with transaction.atomic():
+        ImportJob.objects.select_for_update().get(pk=job.pk)
+        if earlier := selectors.import_job_imported_from(job=job):
+            return earlier, False
+        new = ImportJob.objects.create(
+            project_id=job.project_id,
+            kind=job.kind,
+            source=job.source,
+            file_name=job.file_name,
+            storage_key=job.storage_key,
+            byte_size=job.byte_size,
+            checksum=job.checksum,
+            created_by=created_by,
+            summary={"dry_run_job": job.pk},
+        )
+        import_job_enqueue(job=new)
+    return new, True
+
+
+class EnabledLimitReached(Exception):
+    """Turning one more event or profile key On would go over the project's limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
+
+def _enabled_set(model: type[EventDefinition | ProfileKey], item_id: int, enabled: bool, limit_field: str):
+    """Switch one item; On is refused at the limit. The project row is locked, as the importers lock it
+    before adding definitions, so an import and a click cannot both take the last free place."""
+    with transaction.atomic():
+        project_id = model.objects.values_list("project_id", flat=True).get(pk=item_id)
+        project = Project.objects.select_for_update().get(pk=project_id)
+        item = model.objects.select_for_update().get(pk=item_id)
+        if item.enabled == enabled:
+            return item
+        limit = getattr(project, limit_field)
+        if enabled and model.objects.filter(project=project, enabled=True).count() >= limit:
+            raise EnabledLimitReached(limit)
+        item.enabled = enabled
+        item.save(update_fields=["enabled"])
+    return item
+
+
+def event_definition_set_enabled(*, definition: EventDefinition, enabled: bool) -> EventDefinition:
+    """Turn an event On (refused with EnabledLimitReached at project.max_enabled_events) or Off."""
+    return _enabled_set(EventDefinition, definition.pk, enabled, "max_enabled_events")
+
+
+def profile_key_set_enabled(*, key: ProfileKey, enabled: bool) -> ProfileKey:
+    """Turn a profile key On (refused with EnabledLimitReached at project.max_enabled_profile_keys) or Off."""
+    return _enabled_set(ProfileKey, key.pk, enabled, "max_enabled_profile_keys")
+
+
+def event_definition_rename(*, definition: EventDefinition, display_name: str) -> EventDefinition:
+    """A blank display name goes back to the event's name (its default, SPEC 3)."""
+    definition.display_name = display_name.strip()[:191] or definition.name
+    definition.save(update_fields=["display_name"])
+    return definition
+
+
+def membership_set_language(*, membership: Membership, language: str) -> Membership:
+    """The language of the member's import emails."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValueError(f"unsupported language {language!r}")
+    membership.language = language
+    membership.save(update_fields=["language"])
+    return membership

@@ -7,9 +7,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.files.storage import default_storage
-from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
@@ -17,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from imports import credentials as credentials_services
 from imports import s3, selectors, services
-from imports.models import ImportJob
+from imports.dashboard.forms import NotificationsForm
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +34,7 @@ def member_view(view):
     return wrapper
 
 
-def _render(request, template, context=None, **kwargs):
+def project_render(request, template, context=None, **kwargs):
     return render(request, template, {"project": request.project, **(context or {})}, **kwargs)
 
 
@@ -53,55 +51,6 @@ def project_home(request, project):
     return redirect("dashboard:events_import", app_id=project.app_id)
 
 
-def _import_page(request, project, kind, template, s3_folder):
-    jobs = Paginator(selectors.import_job_list(project=project, kind=kind), 20).get_page(request.GET.get("page"))
-    context = {
-        "jobs": jobs,
-        "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{project.app_id}/{s3_folder}/",
-        "s3_access_key": project.s3_access_keys.filter(revoked_at__isnull=True).first(),
-    }
-    return _render(request, template, context)
-
-
-@member_view
-def events_import(request, project):
-    return _import_page(request, project, ImportJob.Kind.EVENTS, "dashboard/events_import.html", "event_bulk_tracking")
-
-
-@member_view
-def profiles_import(request, project):
-    return _import_page(
-        request, project, ImportJob.Kind.USER_PROFILES, "dashboard/profiles_import.html", "user_profile_bulk_import"
-    )
-
-
-@member_view
-def event_settings(request, project):
-    definitions = project.event_definitions.select_related("created_by_job")
-    enabled = definitions.filter(enabled=True).count()
-    return _render(request, "dashboard/event_settings.html", {"definitions": definitions, "enabled_count": enabled})
-
-
-@member_view
-def job_detail(request, project, job_id):
-    job = selectors.import_job_get(project=project, job_id=job_id)
-    return _render(request, "dashboard/job_detail.html", {"job": job})
-
-
-@member_view
-def job_error_csv(request, project, job_id):
-    job = selectors.import_job_get(project=project, job_id=job_id)
-    if not job.error_csv_key:
-        raise Http404("This job has no error CSV.")
-    download_name = f"errors-{job.pk}-{job.file_name.rsplit('.', 1)[0]}.csv"
-    return FileResponse(
-        default_storage.open(job.error_csv_key, "rb"),
-        as_attachment=True,
-        filename=download_name,
-        content_type="text/csv",
-    )
-
-
 @member_view
 def credentials(request, project):
     return _credentials_page(request, project)
@@ -116,7 +65,7 @@ def _credentials_page(request, project, new_s3_key=None):
         "s3_access_keys": project.s3_access_keys.filter(revoked_at__isnull=True),
         "new_s3_key": new_s3_key,
     }
-    return _render(request, "dashboard/credentials.html", context)
+    return project_render(request, "dashboard/credentials.html", context)
 
 
 @require_POST
@@ -162,12 +111,15 @@ def s3_access_key_revoke(request, project, access_key_id):
 @member_view
 def notifications(request, project):
     membership = request.membership
-    if request.method == "POST":
-        enabled = request.POST.get("email_notifications") == "on"
+    form = NotificationsForm(request.POST if request.method == "POST" else None)
+    if form.is_valid():
+        enabled = form.cleaned_data["email_notifications"]
         services.membership_set_notifications(membership=membership, enabled=enabled)
+        language = form.cleaned_data["language"] or membership.language
+        services.membership_set_language(membership=membership, language=language)
         if enabled:
-            messages.success(request, _("You will receive an email when an import finishes."))
+            messages.success(request, _("Saved. You will receive an email when an import of this project finishes."))
         else:
-            messages.success(request, _("You will no longer receive import emails for this project."))
+            messages.success(request, _("Saved. You will no longer receive import emails for this project."))
         return redirect("dashboard:notifications", app_id=project.app_id)
-    return _render(request, "dashboard/notifications.html", {"membership": membership})
+    return project_render(request, "dashboard/notifications.html", {"membership": membership, "form": form})

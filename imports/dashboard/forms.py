@@ -1,0 +1,56 @@
+"""Forms of the dashboard pages."""
+
+from __future__ import annotations
+
+import re
+
+from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+
+def size_text(size: int) -> str:
+    """Django's file size in words, without a trailing ".0" ("150 MB", "151.5 MB")."""
+    return re.sub(r"[.,]0(?=\D*$)", "", str(filesizeformat(size)))
+
+
+def too_large_message(size: int | str) -> str:
+    """``size`` in bytes, or a placeholder the page's script fills in before anything is sent."""
+    size = size_text(size) if isinstance(size, int) else size
+    return _(
+        "This file is %(size)s, but files uploaded here can be at most %(max)s. "
+        "Split it into smaller files, or upload it through Amazon S3."
+    ) % {"size": size, "max": size_text(settings.DASHBOARD_UPLOAD_MAX_BYTES)}
+
+
+class ImportUploadForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("A .csv file, or one compressed with gzip (.csv.gz)."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.gz,.csv.gz,text/csv,application/gzip"}),
+        error_messages={
+            "required": _("Choose a file to upload."),
+            "empty": _("This file is empty. Choose a CSV file with a header line and at least one row."),
+        },
+    )
+    validate_only = forms.BooleanField(
+        label=_("Validate only"),
+        help_text=_("Check the file and see what would happen, without importing anything."),
+        required=False,
+    )
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if upload.size > settings.DASHBOARD_UPLOAD_MAX_BYTES:
+            raise forms.ValidationError(too_large_message(upload.size), code="too_large")
+        return upload
+
+
+class DisplayNameForm(forms.Form):
+    display_name = forms.CharField(label=_("Display name"), max_length=191, required=False)
+
+
+class NotificationsForm(forms.Form):
+    email_notifications = forms.BooleanField(required=False)
+    language = forms.ChoiceField(label=_("Email language"), choices=settings.LANGUAGES, required=False)
