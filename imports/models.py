@@ -236,13 +236,20 @@ class AppUser(models.Model):
 
 
 class TrackedEvent(models.Model):
-    """The big table. Foreign keys carry no database constraint: COPY speed (docs/performance.md)."""
+    """The big table, written with COPY; the one index serves the dashboard's per-event queries."""
 
     id = models.BigAutoField(primary_key=True)
-    project = models.ForeignKey(Project, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    app_user = models.ForeignKey(AppUser, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    event = models.ForeignKey(EventDefinition, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
-    job = models.ForeignKey(ImportJob, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    # No constraints and no single-column indexes: each costs COPY throughput (docs/performance.md).
+    project = models.ForeignKey(
+        Project, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    app_user = models.ForeignKey(
+        AppUser, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    event = models.ForeignKey(
+        EventDefinition, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+    )
+    job = models.ForeignKey(ImportJob, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+")
     properties = models.JSONField(default=dict)
     tracked_at = models.DateTimeField()
 

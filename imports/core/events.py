@@ -62,6 +62,7 @@ class ValidEvent:
     user_id: str
     event_name: str
     properties: dict[str, str]
+    properties_json: str  # the JSON as written ("{}" when empty): stored without re-encoding
 
 
 def event_columns(header: Header) -> EventColumns:
@@ -108,12 +109,14 @@ def validate_event(record: Record, columns: EventColumns) -> ValidEvent | list[s
     ):
         errors.append(Message(MESSAGE_EVENT_NAME_INVALID))
     properties: dict[str, str] = {}
+    properties_json = ""
     if columns.event_properties < count:
-        properties, reasons = _parse_properties(values[columns.event_properties])
+        properties_json = values[columns.event_properties]
+        properties, reasons = _parse_properties(properties_json)
         errors.extend(Message(MESSAGE_PROPERTIES_INVALID, why=why) for why in reasons)
     if errors:
         return errors
-    return ValidEvent(user_id=user_id, event_name=event_name, properties=properties)  # type: ignore[arg-type]
+    return ValidEvent(user_id, event_name, properties, properties_json or "{}")  # type: ignore[arg-type]
 
 
 def plan_event_definitions(
@@ -142,10 +145,6 @@ def event_limit_message(name: str) -> Message:
     return Message(MESSAGE_EVENT_LIMIT, name=name)
 
 
-class _Pairs(list):  # type: ignore[type-arg]
-    """A JSON object as its (key, value) pairs, so duplicate keys stay visible."""
-
-
 def _is_valid_name(value: str, check_text: bool) -> bool:
     return 0 < len(value) <= MAX_NAME_CHARS and not (check_text and has_bad_utf8(value))
 
@@ -154,42 +153,66 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")  # NaN and Infinity are a Python extension
 
 
+# Objects become tuples of (key, value) pairs, so duplicate keys stay visible; one decoder
+# is reused because json.loads with options builds a new one per call.
+_STR_ONLY = {str}
+_DECODER = json.JSONDecoder(object_pairs_hook=tuple, parse_constant=_reject_constant, strict=False)
+
+
 def _parse_properties(text: str) -> tuple[dict[str, str], list[Message]]:
     """Properties as a dict, and one reason per problem (the dict is then unusable).
 
     Duplicate keys are refused: JSON parsers disagree on which one wins. Raw control
     characters inside strings are accepted (strict=False): a line break typed in a
-    spreadsheet cell lands there, and its meaning is plain.
+    spreadsheet cell lands there, and its meaning is plain. The common case (a small
+    object of short strings) is decided with a few C-level checks; anything unusual takes
+    the detailed path that names every problem.
     """
     if not text:
         return {}, []
+    if len(text) * 4 > MAX_PROPERTIES_BYTES or has_bad_utf8(text):
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:  # bytes that were not UTF-8 decode to lone surrogates
+            return {}, [Message(WHY_NOT_UTF8)]
+        if size > MAX_PROPERTIES_BYTES:
+            return {}, [Message(WHY_TOO_LARGE, limit=MAX_PROPERTIES_BYTES)]
     try:
-        size = len(text.encode("utf-8"))
-    except UnicodeEncodeError:  # bytes that were not UTF-8 decode to lone surrogates
-        return {}, [Message(WHY_NOT_UTF8)]
-    if size > MAX_PROPERTIES_BYTES:
-        return {}, [Message(WHY_TOO_LARGE, limit=MAX_PROPERTIES_BYTES)]
-    try:
-        parsed = json.loads(text, object_pairs_hook=_Pairs, parse_constant=_reject_constant, strict=False)
+        parsed = _DECODER.decode(text)
     except (ValueError, RecursionError):
         return {}, [Message(WHY_NOT_JSON)]
-    if not isinstance(parsed, _Pairs):
+    if type(parsed) is not tuple:  # objects decode to tuples of pairs, anything else is not one
         return {}, [Message(WHY_NOT_OBJECT)]
-    properties: dict[str, str] = {}
+    properties = dict(parsed)
+    values = properties.values()
+    if (
+        len(properties) == len(parsed)
+        and "\\u" not in text  # an escape may spell a character that cannot be stored
+        and "\x00" not in text
+        and set(map(type, values)) <= _STR_ONLY
+        and max(map(len, values), default=0) <= MAX_PROPERTY_VALUE_CHARS
+        and max(map(len, properties), default=0) <= MAX_PROPERTY_KEY_CHARS
+    ):
+        return properties, []
+    return properties, _property_reasons(parsed)
+
+
+def _property_reasons(pairs: tuple[tuple[str, object], ...]) -> list[Message]:
+    seen: set[str] = set()
     reasons: list[Message] = []
-    for key, value in parsed:
+    for key, value in pairs:
         shown = printable(key)
         if len(key) > MAX_PROPERTY_KEY_CHARS:
             reasons.append(Message(WHY_KEY_TOO_LONG, key=shown[:MAX_PROPERTY_KEY_CHARS], limit=MAX_PROPERTY_KEY_CHARS))
         if has_bad_utf8(key):
             reasons.append(Message(WHY_KEY_UNSTORABLE, key=shown))
-        if key in properties:
+        if key in seen:
             reasons.append(Message(WHY_DUPLICATE_KEY, key=shown))
+        seen.add(key)
         if not isinstance(value, str):
             reasons.append(Message(WHY_VALUE_NOT_STRING, key=shown))
         elif len(value) > MAX_PROPERTY_VALUE_CHARS:
             reasons.append(Message(WHY_VALUE_TOO_LONG, key=shown, limit=MAX_PROPERTY_VALUE_CHARS))
         elif has_bad_utf8(value):
             reasons.append(Message(WHY_VALUE_UNSTORABLE, key=shown))
-        properties[key] = value
-    return properties, reasons
+    return reasons
