@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from imports.core.reader import (
     ERRORS_COLUMN,
@@ -62,7 +62,8 @@ class ValidEvent:
     user_id: str
     event_name: str
     properties: dict[str, str]
-    properties_json: str  # the JSON as written ("{}" when empty): stored without re-encoding
+    # The JSON as written ("{}" when empty), stored without re-encoding; not part of equality.
+    properties_json: str = field(default="{}", compare=False)
 
 
 def event_columns(header: Header) -> EventColumns:
