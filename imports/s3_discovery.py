@@ -39,7 +39,7 @@ def s3_prefix(*, project: Project, kind: str) -> str:
 
 def s3_imports_discover() -> list[ImportJob]:
     """List every project's prefixes once; returns the jobs created by this run."""
-    s3.import_bucket()
+    s3.import_bucket()  # raises NotConfigured in the embedded mode, before any listing
     jobs: list[ImportJob] = []
     # Fetched whole, not with iterator(): queueing a job through the ORM broker closes the database
     # connection (django-q2 calls close_old_connections), and a server-side cursor with it.
