@@ -11,7 +11,7 @@ import json
 import re
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -29,11 +29,26 @@ from imports.core.events import (
     plan_event_definitions,
     validate_event,
 )
-from imports.core.reader import Header, Message, Record, printable
-from imports.models import AppUser, EventDefinition, ImportJob, ImportRowError, Project, TrackedEvent
+from imports.core.profiles import (
+    MAX_HEADER_BYTES,
+    ProfileColumns,
+    ProfileType,
+    ValidProfile,
+    check_profile_key_limit,
+    infer_types,
+    profile_columns,
+    to_json_value,
+    validate_profile,
+)
+from imports.core.reader import Header, Message, Record, has_bad_utf8, printable
+from imports.models import AppUser, EventDefinition, ImportJob, ImportRowError, ProfileKey, Project, TrackedEvent
 
 ROW_ERROR_BATCH = 2000
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f]")
+_PG_USERS_BY_ID = (
+    f"SELECT user_id, id FROM {AppUser._meta.db_table} WHERE project_id = %s "
+    "AND user_id IN (SELECT jsonb_array_elements_text(%s::jsonb))"
+)
 
 
 class CheckpointMoved(Exception):
@@ -108,10 +123,71 @@ class EventImporter(Importer):
         return ChunkResult(imported=len(recorded), failed=failed)
 
 
+class ProfileImporter(Importer):
+    """User Profile Bulk Import (SPEC 4): typed values merged into existing users' profiles."""
+
+    max_header_bytes = MAX_HEADER_BYTES
+    errors_first = True
+    columns: ProfileColumns
+
+    def check_header(self, header: Header) -> None:
+        self.columns = profile_columns(header)
+
+    @transaction.atomic
+    def prepare(self, *, job: ImportJob, header: Header, records: Iterable[Record]) -> dict:
+        """Types for every key, the key limit, and (not in a dry run) the new keys themselves.
+
+        The project row is locked so two imports cannot both pass the limit with new keys.
+        """
+        project = Project.objects.select_for_update().get(pk=job.project_id)
+        existing = {key.name: key for key in ProfileKey.objects.filter(project=project, name__in=self.columns.keys)}
+        types = infer_types(records, self.columns, {name: ProfileType(key.type) for name, key in existing.items()})
+        new_keys = [name for name in self.columns.keys if name not in existing]
+        enabled = ProfileKey.objects.filter(project=project, enabled=True).count()
+        check_profile_key_limit(new_keys=len(new_keys), enabled_count=enabled, limit=project.max_enabled_profile_keys)
+        if not job.dry_run:
+            ProfileKey.objects.bulk_create(
+                [ProfileKey(project=project, name=name, type=types[name], created_by_job=job) for name in new_keys],
+                ignore_conflicts=True,
+            )
+        off = [name for name, key in existing.items() if not key.enabled]
+        return {
+            "profile_types": {name: types[name].value for name in self.columns.keys if name not in off},
+            "new_profile_keys": new_keys,
+            "ignored_keys": off,
+        }
+
+    def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
+        types = {name: ProfileType(type_) for name, type_ in job.summary["profile_types"].items()}
+        # Keys turned Off are not changed by imports: their columns are left out.
+        columns = replace(self.columns, keys={k: i for k, i in self.columns.keys.items() if k in types})
+        index = columns.user_id
+        candidates = {
+            r.values[index] for r in records if index < len(r.values) and not (r.bad_utf8 and has_bad_utf8(r.values[index]))
+        }
+        registered = _registered_user_ids(job.project, candidates)
+        failed: list[tuple[Record, list[str]]] = []
+        valid: list[ValidProfile] = []
+        for record in records:
+            result = validate_profile(record, columns, types, registered)
+            if isinstance(result, list):
+                failed.append((record, result))
+            else:
+                valid.append(result)
+        if not job.dry_run and valid:
+            patches: dict[int, dict] = {}
+            for profile in valid:  # file order: a later row for the same user wins, key by key
+                patch = patches.setdefault(registered[profile.user_id], {})
+                patch.update((key, to_json_value(value)) for key, value in profile.values.items())
+            _profiles_merge(patches)
+        return ChunkResult(imported=len(valid), failed=failed)
+
+
+IMPORTERS = {ImportJob.Kind.EVENTS: EventImporter, ImportJob.Kind.USER_PROFILES: ProfileImporter}
+
+
 def importer_for(job: ImportJob) -> Importer:
-    if job.kind == ImportJob.Kind.EVENTS:
-        return EventImporter()
-    raise ValueError(f"no importer for {job.kind}")
+    return IMPORTERS[job.kind]()
 
 
 def chunk_commit(*, job: ImportJob, importer: Importer, header: Header, records: list[Record]) -> None:
@@ -157,11 +233,7 @@ def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
     if connection.vendor == "postgresql":
         table = AppUser._meta.db_table
         with connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT user_id, id FROM {table} WHERE project_id = %s AND user_id IN "
-                "(SELECT jsonb_array_elements_text(%s::jsonb))",
-                [project.pk, json.dumps(list(user_ids))],
-            )
+            cursor.execute(_PG_USERS_BY_ID, [project.pk, json.dumps(list(user_ids))])
             known = dict(cursor.fetchall())
             if missing := user_ids.difference(known):
                 cursor.execute(
@@ -170,11 +242,7 @@ def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
                     "ON CONFLICT (project_id, user_id) DO NOTHING",
                     [project.pk, json.dumps(sorted(missing))],
                 )
-                cursor.execute(
-                    f"SELECT user_id, id FROM {table} WHERE project_id = %s AND user_id IN "
-                    "(SELECT jsonb_array_elements_text(%s::jsonb))",
-                    [project.pk, json.dumps(list(missing))],
-                )
+                cursor.execute(_PG_USERS_BY_ID, [project.pk, json.dumps(list(missing))])
                 known.update(cursor.fetchall())
             return known
     known = dict(AppUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "id"))
@@ -185,6 +253,32 @@ def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
         )
         known.update(AppUser.objects.filter(project=project, user_id__in=missing).values_list("user_id", "id"))
     return known
+
+
+def _registered_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
+    """user_id -> id of those that exist; profile imports never create users."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_PG_USERS_BY_ID, [project.pk, json.dumps(list(user_ids))])
+            return dict(cursor.fetchall())
+    return dict(AppUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "id"))
+
+
+def _profiles_merge(patches: dict[int, dict]) -> None:
+    """Merge each user's new values over the stored profile: one UPDATE on PostgreSQL."""
+    if connection.vendor == "postgresql":
+        table = AppUser._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} AS u SET profile = u.profile || p.patch "
+                "FROM jsonb_each(%s::jsonb) AS p(id, patch) WHERE u.id = p.id::bigint",
+                [json.dumps(patches)],
+            )
+        return
+    users = AppUser.objects.filter(pk__in=patches).only("pk", "profile")
+    for user in users:
+        user.profile = {**user.profile, **patches[user.pk]}
+    AppUser.objects.bulk_update(users, ["profile"], batch_size=1000)
 
 
 def _event_definitions(job: ImportJob, names: list[str]) -> dict[str, tuple[int | None, bool]]:

@@ -4,7 +4,7 @@ coercion, and how typed values are kept in a JSON column."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -154,13 +154,17 @@ def coerce(value: str, type_: ProfileType) -> TypedValue:
 
 
 def validate_profile(
-    record: Record, columns: ProfileColumns, types: Mapping[str, ProfileType]
+    record: Record,
+    columns: ProfileColumns,
+    types: Mapping[str, ProfileType],
+    registered: Container[str] | None = None,
 ) -> ValidProfile | list[str]:
     """The typed values a row sets, or every reason it cannot be applied.
 
     Empty values leave their key unchanged, and so do fields missing from a short row.
     Errors come in order: too many values, user_id, then the keys in column order.
-    Whether the user exists is for the database layer (MESSAGE_UNREGISTERED_USER).
+    `registered` holds the user_ids that exist (the caller looks them up per chunk); None
+    skips that check.
     """
     values = record.values
     count = len(values)
@@ -171,6 +175,8 @@ def validate_profile(
     user_id = values[columns.user_id] if columns.user_id < count else ""
     if check_text and has_bad_utf8(user_id):
         errors.append(Message(MESSAGE_NOT_UTF8, key=USER_ID))
+    elif registered is not None and user_id not in registered:
+        errors.append(Message(MESSAGE_UNREGISTERED_USER))
     typed: dict[str, TypedValue] = {}
     for key, index in columns.keys.items():
         if index >= count:

@@ -306,3 +306,12 @@ def test_json_values_round_trip(value: object, type_: ProfileType, stored: objec
     assert back == value and type(back) is type(value)
     if isinstance(value, datetime):
         assert back.utcoffset() == value.utcoffset()  # type: ignore[union-attr]
+
+
+def test_unregistered_user_is_a_row_error_in_order():
+    header, records = read_file(b"user_id,point\nu1,1\nu2,x\nu3,2\n")
+    columns = profile_columns(header)
+    results = [validate_profile(r, columns, {"point": I}, registered={"u1"}) for r in records]
+    assert results[0] == ValidProfile("u1", {"point": 1})
+    assert results[1] == [MESSAGE_UNREGISTERED_USER, "point should be integer"]
+    assert results[2] == ["user_id is unregistered user"]

@@ -69,5 +69,22 @@ def job_summary(job: ImportJob) -> dict:
         "message": job.failure_message,
     }
     if job.dry_run:
-        summary["dry_run"] = True
+        summary.update(dry_run=True, **dry_run_report(job))
     return summary
+
+
+def dry_run_report(job: ImportJob) -> dict:
+    """What the file would create, against the project's remaining limits."""
+    project = job.project
+    if job.kind == ImportJob.Kind.EVENTS:
+        return {
+            "new_events": job.summary.get("new_events", {}),
+            "enabled_events": project.event_definitions.filter(enabled=True).count(),
+            "max_enabled_events": project.max_enabled_events,
+        }
+    return {
+        "profile_types": job.summary.get("profile_types", {}),
+        "new_profile_keys": job.summary.get("new_profile_keys", []),
+        "enabled_profile_keys": project.profile_keys.filter(enabled=True).count(),
+        "max_enabled_profile_keys": project.max_enabled_profile_keys,
+    }
