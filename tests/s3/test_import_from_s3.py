@@ -10,7 +10,7 @@ from django.core import mail
 
 from imports import pipeline, s3, services
 from imports.credentials import s3_access_key_issue
-from imports.models import ImportJob, TrackedEvent
+from imports.models import AppUser, TrackedEvent
 from imports.s3_discovery import s3_imports_discover
 
 HEADER = b"user_id,event_name,event_properties\n"
@@ -43,6 +43,16 @@ def test_customer_upload_is_discovered_imported_and_emailed(
     (email,) = mail.outbox
     assert email.to == ["alice@example.com"]
     assert "nightly.csv.gz" in email.body and "Amazon S3" in email.body
+
+
+def test_profile_upload_is_imported_from_its_own_folder(put_object, project, django_capture_on_commit_callbacks):
+    AppUser.objects.create(project=project, user_id="u1")
+    put_object(f"{project.app_id}/user_profile_bulk_import/plans.csv", b"user_id,plan\nu1,gold\n")
+    with django_capture_on_commit_callbacks(execute=True):
+        (job,) = s3_imports_discover()
+    job.refresh_from_db()
+    assert (job.kind, job.state, job.imported) == ("user_profiles", "succeeded", 1)
+    assert AppUser.objects.get(project=project, user_id="u1").profile == {"plan": "gold"}
 
 
 def test_dashboard_upload_is_stored_in_the_bucket_and_imported_from_it(s3_bucket, project):
