@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from imports import pipeline
-from imports.models import ImportJob, TrackedEvent
+from imports.models import AppUser, ImportJob, TrackedEvent
 
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 60_000
@@ -25,14 +25,24 @@ def database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
-@pytest.mark.django_db(transaction=True)
-def test_killed_worker_resumes_without_duplicates_or_loss(project, tmp_path):
-    path = tmp_path / "big.csv"
+def write_events(path):
     with path.open("wb") as f:
         f.write(b"user_id,event_name,event_properties\n")
         for i in range(1, ROWS + 1):
             # every 10th row fails, so row errors are part of what must not be duplicated
             f.write(b'u%d,e%d,"{""n"":""%d""}"\n' % (i, i % 7, i) if i % 10 else b"u%d,,\n" % i)
+
+
+def write_profiles(path, project):
+    AppUser.objects.bulk_create(AppUser(project=project, user_id=f"u{i}") for i in range(1, ROWS + 1))
+    with path.open("wb") as f:
+        f.write(b"user_id,n,tag\n")
+        for i in range(1, ROWS + 1):
+            f.write(b"u%d,%d,t%d\n" % (i, i, i) if i % 10 else b"ghost%d,%d,x\n" % (i, i))
+
+
+def kill_mid_file(project, kind, path):
+    """Run `import_csv --sync` in a real process and SIGKILL it once a quarter of the rows committed."""
     env = {
         **os.environ,
         "DATABASE_URL": database_url(),
@@ -41,7 +51,7 @@ def test_killed_worker_resumes_without_duplicates_or_loss(project, tmp_path):
         "Q_SYNC": "1",
     }
     worker = subprocess.Popen(
-        [sys.executable, "manage.py", "import_csv", "events", str(path), "--project", project.app_id, "--sync"],
+        [sys.executable, "manage.py", "import_csv", kind, str(path), "--project", project.app_id, "--sync"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )
     deadline = time.monotonic() + 120
@@ -56,12 +66,33 @@ def test_killed_worker_resumes_without_duplicates_or_loss(project, tmp_path):
     worker.wait()
     job.refresh_from_db()
     assert job.state == "running" and 0 < job.rows_read < ROWS, "the worker was not killed mid-file"
+    return job
 
+
+def assert_resumed_exactly(job):
     job = pipeline.run(job.pk)
-
-    assert (job.state, job.rows_read, job.imported, job.failed) == ("succeeded_with_errors", ROWS, ROWS - ROWS // 10,
-                                                                      ROWS // 10)
+    expected_failed = ROWS // 10
+    assert (job.state, job.rows_read, job.imported, job.failed) == (
+        "succeeded_with_errors", ROWS, ROWS - expected_failed, expected_failed)
     assert job.attempts == 2
+    assert job.row_errors.count() == expected_failed
+    assert sorted(job.row_errors.values_list("number", flat=True)) == list(range(10, ROWS + 1, 10))
+    return job
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_events_worker_resumes_without_duplicates_or_loss(project, tmp_path):
+    path = tmp_path / "events.csv"
+    write_events(path)
+    job = assert_resumed_exactly(kill_mid_file(project, "events", path))
     assert TrackedEvent.objects.filter(job=job).count() == ROWS - ROWS // 10
     assert TrackedEvent.objects.filter(job=job).values("app_user").distinct().count() == ROWS - ROWS // 10
-    assert job.row_errors.count() == ROWS // 10
+
+
+@pytest.mark.django_db(transaction=True)
+def test_killed_profiles_worker_resumes_with_the_exact_result(project, tmp_path):
+    path = tmp_path / "profiles.csv"
+    write_profiles(path, project)
+    assert_resumed_exactly(kill_mid_file(project, "user_profiles", path))
+    profiles = dict(AppUser.objects.filter(project=project).values_list("user_id", "profile"))
+    assert all(profiles[f"u{i}"] == ({"n": i, "tag": f"t{i}"} if i % 10 else {}) for i in range(1, ROWS + 1))
