@@ -25,20 +25,15 @@ def too_large_message(size: int | str) -> str:
 
 
 class ImportUploadForm(forms.Form):
+    """Rendered by hand in _upload_form.html, whose script checks the size before sending."""
+
     file = forms.FileField(
-        label=_("CSV file"),
-        help_text=_("A .csv file, or one compressed with gzip (.csv.gz)."),
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,.gz,.csv.gz,text/csv,application/gzip"}),
         error_messages={
             "required": _("Choose a file to upload."),
             "empty": _("This file is empty. Choose a CSV file with a header line and at least one row."),
         },
     )
-    validate_only = forms.BooleanField(
-        label=_("Validate only"),
-        help_text=_("Check the file and see what would happen, without importing anything."),
-        required=False,
-    )
+    validate_only = forms.BooleanField(required=False)
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
@@ -48,9 +43,9 @@ class ImportUploadForm(forms.Form):
 
 
 class DisplayNameForm(forms.Form):
-    display_name = forms.CharField(label=_("Display name"), max_length=191, required=False)
+    display_name = forms.CharField(max_length=191, required=False)
 
 
 class NotificationsForm(forms.Form):
     email_notifications = forms.BooleanField(required=False)
-    language = forms.ChoiceField(label=_("Email language"), choices=settings.LANGUAGES, required=False)
+    language = forms.ChoiceField(choices=settings.LANGUAGES, required=False)

@@ -135,7 +135,7 @@ def test_running_job_updates_live(logged_in, project, alice, screenshot):
 def _profile_importer_exists() -> bool:
     try:
         importer_for(ImportJob(kind=ImportJob.Kind.USER_PROFILES))
-    except ValueError:
+    except (KeyError, ValueError):
         return False
     return True
 
@@ -177,3 +177,28 @@ def test_switch_to_japanese(logged_in, project, screenshot):
     page.get_by_role("link", name="データインポート").first.click()
     expect(page.get_by_role("heading", name="イベント · データインポート")).to_be_visible()
     screenshot(page, "events-import-ja")
+
+    # Phone width: nothing wider than the screen (wide tables scroll inside their own box).
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in ("events/import/", "events/settings/", f"jobs/{ImportJob.objects.get().pk}/"):
+        page.goto(f"{page.base_url}/p/{project.app_id}/{path}")
+        wide = page.evaluate(
+            "[...document.querySelectorAll('body *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+            ".map(e => e.tagName + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right)).slice(0, 12)"
+        )
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (path, wide)
+    screenshot(page, "phone-job-detail-ja", full_page=False)
+
+
+def test_keyboard_reaches_the_upload_form(logged_in, project):
+    page = logged_in
+    page.goto(f"{page.base_url}/p/{project.app_id}/events/import/")
+    page.keyboard.press("Tab")
+    expect(page.locator(".skip-link")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    expect(page.locator("#id_file")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("Validate only")).to_be_focused()
+    page.keyboard.press("Space")
+    expect(page.locator("form[data-upload] button[type=submit]")).to_have_text("Upload and validate")

@@ -5,9 +5,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from imports.models import ImportJob
+from imports.models import EventDefinition, ImportJob, ProfileKey
 
-PROJECT_PAGES = ["events_import", "event_settings", "profiles_import", "credentials", "notifications"]
+PROJECT_PAGES = ["events_import", "event_settings", "profiles_import", "profile_settings", "credentials", "notifications"]
 
 
 @pytest.fixture
@@ -22,7 +22,22 @@ def project_urls(project, job):
     urls = [reverse(f"dashboard:{name}", args=[project.app_id]) for name in PROJECT_PAGES]
     urls += [reverse("dashboard:job_detail", args=[project.app_id, job.pk])]
     urls += [reverse("dashboard:job_error_csv", args=[project.app_id, job.pk])]
+    urls += [reverse("dashboard:jobs_live", args=[project.app_id]) + f"?ids={job.pk}"]
     return urls
+
+
+def project_post_urls(project, job):
+    """Every form target of a project page, with an object of that project."""
+    event = EventDefinition.objects.create(project=project, name="signup", display_name="signup")
+    key = ProfileKey.objects.create(project=project, name="plan", type="string")
+    return [
+        reverse("dashboard:events_import", args=[project.app_id]),
+        reverse("dashboard:profiles_import", args=[project.app_id]),
+        reverse("dashboard:event_definition_update", args=[project.app_id, event.pk]),
+        reverse("dashboard:profile_key_update", args=[project.app_id, key.pk]),
+        reverse("dashboard:job_import_dry_run", args=[project.app_id, job.pk]),
+        reverse("dashboard:notifications", args=[project.app_id]),
+    ]
 
 
 def test_member_sees_every_page(alice_client, project, job_with_errors):
@@ -43,10 +58,37 @@ def test_member_of_another_project_gets_404_everywhere(client, project, job_with
     assert client.get(reverse("dashboard:job_error_csv", args=[own.app_id, job_with_errors.pk])).status_code == 404
 
 
+def test_member_of_another_project_cannot_post_to_its_forms(client, project, job_with_errors, make_project, make_user):
+    mallory = make_user("mallory")
+    make_project("Other", owner=mallory)
+    client.force_login(mallory)
+    for url in project_post_urls(project, job_with_errors):
+        assert client.post(url, {"enabled": "off", "display_name": "x"}).status_code == 404, url
+    assert EventDefinition.objects.get(project=project).enabled is True
+    assert EventDefinition.objects.get(project=project).display_name == "signup"
+
+
+def test_another_projects_objects_are_not_found_through_ones_own_project(
+    client, project, job_with_errors, make_project, make_user
+):
+    mallory = make_user("mallory")
+    own = make_project("Other", owner=mallory)
+    client.force_login(mallory)
+    theirs = project_post_urls(project, job_with_errors)
+    for url in theirs[2:5]:
+        assert client.post(url.replace(project.app_id, own.app_id), {"enabled": "off"}).status_code == 404, url
+    live = client.get(reverse("dashboard:jobs_live", args=[own.app_id]) + f"?ids={job_with_errors.pk}")
+    assert live.json() == {"jobs": []}
+
+
 def test_logged_out_user_is_sent_to_login(client, project, job_with_errors):
     for url in project_urls(project, job_with_errors):
         response = client.get(url)
         assert response.status_code == 302 and response.url.startswith(reverse("login")), url
+    for url in project_post_urls(project, job_with_errors):
+        response = client.post(url, {"enabled": "off"})
+        assert response.status_code == 302 and response.url.startswith(reverse("login")), url
+    assert not ImportJob.objects.exclude(pk=job_with_errors.pk).exists()
 
 
 def test_error_csv_download_is_the_stored_file(alice_client, project, job_with_errors):
@@ -76,6 +118,16 @@ def test_notifications_switch(alice_client, project, alice):
     assert alice.memberships.get(project=project).email_notifications is False
     alice_client.post(url, {"email_notifications": "on"})
     assert alice.memberships.get(project=project).email_notifications is True
+
+
+def test_email_language_is_saved_per_membership(alice_client, project, alice):
+    url = reverse("dashboard:notifications", args=[project.app_id])
+    response = alice_client.post(url, {"email_notifications": "on", "language": "ja"}, follow=True)
+    assert alice.memberships.get(project=project).language == "ja"
+    assert "Saved. You will receive an email" in response.content.decode()
+    assert '<option value="ja" selected>日本語</option>' in response.content.decode()
+    alice_client.post(url, {"email_notifications": "on", "language": "fr"})
+    assert alice.memberships.get(project=project).language == "ja"
 
 
 def test_page_renders_in_japanese(alice_client, project):
