@@ -21,14 +21,16 @@ PER_PAGE = 50
 @member_view
 def event_settings(request, project):
     search = request.GET.get("q", "").strip()
-    definitions = selectors.event_definition_list(project=project, search=search)
-    context = {
-        "definitions": Paginator(definitions, PER_PAGE).get_page(request.GET.get("page")),
-        "search": search,
-        "enabled_count": selectors.event_definition_enabled_count(project=project),
-        "limit": project.max_enabled_events,
-    }
-    return project_render(request, "dashboard/event_settings.html", context)
+    return _list_page(
+        request,
+        "dashboard/event_settings.html",
+        selectors.event_definition_list(project=project, search=search),
+        used=selectors.event_definition_enabled_count(project=project),
+        limit=project.max_enabled_events,
+        usage_label=_("events turned On"),
+        update_url_name="dashboard:event_definition_update",
+        search=search,
+    )
 
 
 @require_POST
@@ -56,13 +58,15 @@ def event_definition_update(request, project, definition_id):
 
 @member_view
 def profile_settings(request, project):
-    keys = selectors.profile_key_list(project=project)
-    context = {
-        "keys": Paginator(keys, PER_PAGE).get_page(request.GET.get("page")),
-        "enabled_count": selectors.profile_key_enabled_count(project=project),
-        "limit": project.max_enabled_profile_keys,
-    }
-    return project_render(request, "dashboard/profile_settings.html", context)
+    return _list_page(
+        request,
+        "dashboard/profile_settings.html",
+        selectors.profile_key_list(project=project),
+        used=selectors.profile_key_enabled_count(project=project),
+        limit=project.max_enabled_profile_keys,
+        usage_label=_("profile keys turned On"),
+        update_url_name="dashboard:profile_key_update",
+    )
 
 
 @require_POST
@@ -71,6 +75,12 @@ def profile_key_update(request, project, key_id):
     key = selectors.profile_key_get(project=project, key_id=key_id)
     _switch(request, services.profile_key_set_enabled, key=key, name=key.name, off=_("“%(name)s” is Off."))
     return _back(request, "dashboard:profile_settings", project)
+
+
+def _list_page(request, template, items, **context):
+    """A settings list, a page at a time, with how many are On (``used``) against the ``limit``."""
+    page = Paginator(items, PER_PAGE).get_page(request.GET.get("page"))
+    return project_render(request, template, {"items": page, **context})
 
 
 def _switch(request, service, *, name, off, **item):

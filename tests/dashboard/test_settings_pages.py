@@ -22,8 +22,8 @@ def update(client, definition, **data):
 
 def test_event_settings_lists_events_and_the_count_of_those_on(alice_client, project, events):
     response = alice_client.get(reverse("dashboard:event_settings", args=[project.app_id]))
-    assert [d.name for d in response.context["definitions"]] == ["purchase", "share", "signup"]
-    assert (response.context["enabled_count"], response.context["limit"]) == (2, 1000)
+    assert [d.name for d in response.context["items"]] == ["purchase", "share", "signup"]
+    assert (response.context["used"], response.context["limit"]) == (2, 1000)
     assert "<strong>2</strong> / 1,000" in response.content.decode()
 
 
@@ -31,7 +31,7 @@ def test_event_settings_search(alice_client, project, events):
     events["purchase"].display_name = "Checkout done"
     events["purchase"].save()
     url = reverse("dashboard:event_settings", args=[project.app_id])
-    assert [d.name for d in alice_client.get(url, {"q": "checkout"}).context["definitions"]] == ["purchase"]
+    assert [d.name for d in alice_client.get(url, {"q": "checkout"}).context["items"]] == ["purchase"]
     assert "No event matches “nothing”." in alice_client.get(url, {"q": "nothing"}).content.decode()
 
 
@@ -88,8 +88,8 @@ def test_profile_settings_lists_keys_with_types_and_toggles_within_the_limit(ali
     project.save()
     url = reverse("dashboard:profile_settings", args=[project.app_id])
     response = alice_client.get(url)
-    assert [(k.name, k.get_type_display()) for k in response.context["keys"]] == [("plan", "string"), ("points", "int")]
-    assert (response.context["enabled_count"], response.context["limit"]) == (1, 1)
+    assert [(k.name, k.get_type_display()) for k in response.context["items"]] == [("plan", "string"), ("points", "int")]
+    assert (response.context["used"], response.context["limit"]) == (1, 1)
     toggle = reverse("dashboard:profile_key_update", args=[project.app_id, points.pk])
     refused = alice_client.post(toggle, {"enabled": "on"}, follow=True).content.decode()
     assert "“points” stays Off: 1 of 1 are already On" in refused
