@@ -8,7 +8,7 @@ class ImportsConfig(AppConfig):
     verbose_name = _("Repro Dashboard imports")
 
     def ready(self):
-        from imports import s3_discovery
+        from imports import schedules
 
         # After every migrate rather than here: ready() must not touch the database.
-        post_migrate.connect(s3_discovery.schedule_sync, sender=self, dispatch_uid="imports.s3_discovery_schedule")
+        post_migrate.connect(schedules.schedules_sync, sender=self, dispatch_uid="imports.schedules")

@@ -15,11 +15,13 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from itertools import islice
 from typing import BinaryIO
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from imports import notifications, services, sinks, sources
@@ -153,9 +155,11 @@ def _check_file_and_plan(job: ImportJob) -> None:
     starts = (counted.row_starts if splittable else counted.row_starts[:1]) or [(header.end, 0, 1)]
     ends = [before for _, before, _ in starts[1:]] + [counted.rows]
     with transaction.atomic():
+        if ImportJob.objects.select_for_update().get(pk=job.pk).parts_total:
+            return  # a concurrent run of the same job planned it first
         ImportPart.objects.bulk_create(
             ImportPart(job=job, index=index, rows=end - before, first_number=before, checkpoint_offset=offset,
-                       checkpoint_line=line)
+                       checkpoint_line=line, heartbeat_at=timezone.now())
             for index, ((offset, before, line), end) in enumerate(zip(starts, ends))
         )
         job.total_rows = counted.rows
@@ -166,6 +170,38 @@ def _check_file_and_plan(job: ImportJob) -> None:
             "error_header": errors_csv.error_header(header.names, errors_first=importer.errors_first),
         }
         job.save(update_fields=["total_rows", "parts_total", "summary"])
+
+
+def resume_stalled() -> int:
+    """Queue again every unfinished job or part that made no progress for IMPORT_STALL_SECONDS.
+
+    A killed worker's task is not redelivered by every broker; a rerun resumes at the checkpoint
+    (or stops at once when the original is still alive), so queueing too often is harmless.
+    Returns how many tasks were queued.
+    """
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+    running = (ImportJob.State.QUEUED, ImportJob.State.RUNNING)
+    with transaction.atomic():
+        parts = list(
+            ImportPart.objects.select_for_update(skip_locked=True)
+            .filter(job__state=ImportJob.State.RUNNING, heartbeat_at__lt=cutoff)
+            .exclude(state=ImportPart.State.DONE)
+        )
+        ImportPart.objects.filter(pk__in=[part.pk for part in parts]).update(heartbeat_at=now)
+        jobs = list(
+            ImportJob.objects.select_for_update(skip_locked=True).filter(
+                state__in=running, parts_total=0, created_at__lt=cutoff
+            ).filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+        )
+        ImportJob.objects.filter(pk__in=[job.pk for job in jobs]).update(started_at=now)
+        for part in parts:
+            services.import_part_enqueue(part=part)
+        for job in jobs:
+            services.import_job_enqueue(job=job)
+    if parts or jobs:
+        logger.warning("watchdog: queued again %d stalled part(s) and %d job(s)", len(parts), len(jobs))
+    return len(parts) + len(jobs)
 
 
 @contextmanager

@@ -16,7 +16,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from imports import notifications, s3, services
+from imports import notifications, s3, selectors, services
+from imports.api import v3
 from imports.core.reader import Message
 from imports.models import ImportJob, Project, S3ListingCursor
 
@@ -26,7 +27,6 @@ PREFIX_FOLDERS = {
 }
 STARTED_BY = "Amazon S3"
 LIST_PAGE_SIZE = 1000
-SCHEDULE_NAME = "s3-discovery"
 
 MESSAGE_NAME_IN_FOLDER = gettext_noop("'{name}' is in a folder: put files directly in s3://{bucket}/{prefix}")
 MESSAGE_NAME_HAS_SPACE = gettext_noop("'{name}' has a space in its name: rename the file without spaces")
@@ -40,7 +40,7 @@ def s3_prefix(*, project: Project, kind: str) -> str:
 def s3_imports_discover() -> list[ImportJob]:
     """List every project's prefixes once; returns the jobs created by this run."""
     s3.import_bucket()  # raises NotConfigured in the embedded mode, before any listing
-    jobs: list[ImportJob] = []
+    jobs = v3.direct_uploads_discover()
     # Fetched whole, not with iterator(): queueing a job through the ORM broker closes the database
     # connection (django-q2 calls close_old_connections), and a server-side cursor with it.
     for project in Project.objects.order_by("pk").only("pk", "app_id"):
@@ -99,12 +99,14 @@ def _page_jobs(*, project: Project, kind: str, prefix: str, objects: list[dict[s
         .exclude(s3_etag="")
         .values_list("storage_key", "s3_etag")
     )
+    # An API v3 upload is imported by its own job only (v3.direct_uploads_discover), or not at all.
+    direct_uploads = selectors.import_job_direct_upload_keys(project=project, keys=keys)
     jobs = []
     for obj in objects:
         name = obj["Key"][len(prefix) :]
         etag = obj["ETag"].strip('"')
         # A key ending in "/" is a folder placeholder (the S3 console makes them), not a file.
-        if not name or name.endswith("/") or (obj["Key"], etag) in known:
+        if not name or name.endswith("/") or (obj["Key"], etag) in known or obj["Key"] in direct_uploads:
             continue
         job = _job_create(project=project, kind=kind, prefix=prefix, name=name, obj=obj, etag=etag)
         if job is not None:
@@ -151,21 +153,3 @@ def _object_problem(*, kind: str, prefix: str, name: str, size: int) -> Message 
     if size > limit:
         return Message(MESSAGE_TOO_LARGE, size=f"{size:,}", limit=f"{limit / (1024 * 1024):,.0f}")
     return None
-
-
-def schedule_sync(*, using: str = "default", **kwargs: Any) -> None:
-    """post_migrate handler: keep the django-q2 schedule in line with the settings, or remove it."""
-    from django_q.models import Schedule
-
-    schedules = Schedule.objects.using(using).filter(name=SCHEDULE_NAME)
-    if not s3.is_configured():
-        schedules.delete()
-        return
-    values = {
-        "func": f"{__name__}.s3_imports_discover",
-        "schedule_type": Schedule.MINUTES,
-        "minutes": settings.S3_DISCOVERY_INTERVAL_MINUTES,
-        "repeats": -1,
-    }
-    if not schedules.update(**values):
-        Schedule.objects.using(using).create(name=SCHEDULE_NAME, **values)

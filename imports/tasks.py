@@ -1,6 +1,6 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
-from imports import pipeline
+from imports import pipeline, s3_discovery
 
 
 def import_job_run(job_id: int) -> str:
@@ -9,3 +9,11 @@ def import_job_run(job_id: int) -> str:
 
 def import_part_run(part_id: int) -> str:
     return pipeline.run_part(part_id).state
+
+
+def s3_imports_discover() -> int:
+    return len(s3_discovery.s3_imports_discover())
+
+
+def import_jobs_resume_stalled() -> int:
+    return pipeline.resume_stalled()

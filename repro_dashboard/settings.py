@@ -187,6 +187,10 @@ IMPORT_CHUNK_ROWS = _env_int("IMPORT_CHUNK_ROWS", 10_000)
 # An events file of at least this many bytes is cut into parts of this many rows, run in parallel.
 IMPORT_SPLIT_MIN_BYTES = _env_int("IMPORT_SPLIT_MIN_BYTES", 32 * 1024 * 1024)
 IMPORT_PART_ROWS = _env_int("IMPORT_PART_ROWS", 200_000)
+# A job or part with no progress for this long lost its worker: the watchdog queues it again
+# (the Redis broker does not redeliver the task of a killed worker; checkpoints make a rerun safe).
+IMPORT_STALL_SECONDS = _env_int("IMPORT_STALL_SECONDS", 600)
+IMPORT_WATCHDOG_MINUTES = _env_int("IMPORT_WATCHDOG_MINUTES", 1)
 
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")

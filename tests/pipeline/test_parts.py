@@ -88,3 +88,29 @@ def test_profiles_gzip_and_dry_runs_are_not_cut(project, split):
                                      content=io.BytesIO(events_file()), dry_run=True)
     assert pipeline.run(dry.pk).parts_total == 1
     assert ImportPart.objects.filter(job=dry).count() == 1
+
+
+def test_watchdog_queues_stalled_parts_and_jobs_again(project, split, settings, django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from imports.models import ImportJob
+
+    job = import_job(project, events_file())
+    with django_capture_on_commit_callbacks(execute=False):
+        pipeline.run(job.pk, inline=False)  # parts planned and queued, but their tasks are "lost"
+    stale = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS + 1)
+    ImportPart.objects.filter(job=job).update(heartbeat_at=stale)
+    lost = import_job(project, events_file())  # a queued job whose task was lost
+    ImportJob.objects.filter(pk=lost.pk).update(created_at=stale)
+    fresh = import_job(project, events_file())  # queued just now: left alone
+    with django_capture_on_commit_callbacks(execute=True):
+        assert pipeline.resume_stalled() == 11 + 1
+    job.refresh_from_db()
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert job.state == lost.state == "succeeded_with_errors"
+    assert job.imported + job.failed == lost.imported + lost.failed == 1000
+    assert fresh.state == "queued"
+    assert pipeline.resume_stalled() == 0  # nothing is stalled any more

@@ -188,13 +188,14 @@ def test_discover_command_without_s3_fails_clearly(db):
 
 def test_migrate_keeps_the_schedule_in_line_with_the_settings(db, s3_bucket, settings):
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-    schedule = Schedule.objects.get(name=s3_discovery.SCHEDULE_NAME)
+    schedule = Schedule.objects.get(name="s3-discovery")
     assert (schedule.func, schedule.schedule_type, schedule.minutes, schedule.repeats) == (
-        "imports.s3_discovery.s3_imports_discover", Schedule.MINUTES, 1, -1,
+        "imports.tasks.s3_imports_discover", Schedule.MINUTES, 1, -1,
     )
     settings.S3_DISCOVERY_INTERVAL_MINUTES = 5
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-    assert list(Schedule.objects.filter(name=s3_discovery.SCHEDULE_NAME).values_list("minutes", flat=True)) == [5]
+    assert list(Schedule.objects.filter(name="s3-discovery").values_list("minutes", flat=True)) == [5]
     settings.IMPORT_BUCKET = ""
     emit_post_migrate_signal(verbosity=0, interactive=False, db="default")
-    assert not Schedule.objects.filter(name=s3_discovery.SCHEDULE_NAME).exists()
+    assert not Schedule.objects.filter(name="s3-discovery").exists()
+    assert Schedule.objects.get(name="import-watchdog").func == "imports.tasks.import_jobs_resume_stalled"
