@@ -140,3 +140,12 @@ def import_job_imported_from(*, job: ImportJob) -> ImportJob | None:
         .order_by("created_at", "id")
         .first()
     )
+
+
+def event_definition_created_by(*, job: ImportJob) -> list[tuple[str, bool]]:
+    """(name, on now) of the events the job created, by name."""
+    return list(
+        EventDefinition.objects.filter(project_id=job.project_id, created_by_job=job)
+        .order_by("name")
+        .values_list("name", "enabled")
+    )

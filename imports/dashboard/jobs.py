@@ -26,6 +26,7 @@ from imports.models import ImportJob
 JOBS_PER_PAGE = 20
 LIVE_JOBS_MAX = 50
 REASON_GROUPS_SHOWN = 20
+NEW_ITEMS_SHOWN = 100
 S3_FOLDERS = {ImportJob.Kind.EVENTS: "event_bulk_tracking", ImportJob.Kind.USER_PROFILES: "user_profile_bulk_import"}
 TEMPLATES = {
     ImportJob.Kind.EVENTS: "dashboard/events_import.html",
@@ -174,16 +175,23 @@ def _definitions_report(project, job) -> dict:
     """New events or profile keys of the file against the project's limits (dry run and real run)."""
     summary = job.summary
     if job.kind == ImportJob.Kind.EVENTS:
-        new_events = sorted(summary.get("new_events", {}).items())
+        # A dry run keeps its plan in the summary; a real run created the definitions themselves
+        # (their On/Off is shown as it is now, since anyone may have switched them since).
+        if job.dry_run:
+            new_events = sorted(summary.get("new_events", {}).items())
+        else:
+            new_events = selectors.event_definition_created_by(job=job)
         return {
-            "new_events": new_events,
-            "new_events_on": sum(1 for _, on in new_events if on),
+            "new_events": new_events[:NEW_ITEMS_SHOWN],
+            "new_events_count": len(new_events),
+            "new_events_off": sum(1 for _, on in new_events if not on),
             "enabled_count": selectors.event_definition_enabled_count(project=project),
             "limit": project.max_enabled_events,
         }
     new_keys = set(summary.get("new_profile_keys", ()))
     return {
-        "profile_keys": [(name, kind, name in new_keys) for name, kind in job.profile_types],
+        "profile_keys": [(name, kind, name in new_keys) for name, kind in job.profile_types][:NEW_ITEMS_SHOWN],
+        "profile_keys_count": len(job.profile_types),
         "new_keys_count": len(new_keys),
         "enabled_count": selectors.profile_key_enabled_count(project=project),
         "limit": project.max_enabled_profile_keys,

@@ -192,3 +192,33 @@ def test_profile_validation_report_lists_types_and_new_keys(alice_client, projec
     html = response.content.decode()
     assert "New keys: 1. Keys turned On in this project now: 0 of 500." in html
     assert "Every row is valid. Nothing has been imported yet." in html
+
+
+def test_import_page_lists_the_events_it_created_as_they_are_now(alice_client, import_file, project):
+    project.max_enabled_events = 1
+    project.save()
+    job, _ = import_file(HEADER + b"u1,signup,\nu2,purchase,\n")
+    response = detail(alice_client, job)
+    assert response.context["new_events"] == [("purchase", False), ("signup", True)]
+    html = response.content.decode()
+    assert "New events added by this import" in html
+    assert "Rows of events that are Off failed." in html
+    assert "event limit reached: &#x27;purchase&#x27; was added turned off" in html
+
+
+def test_dry_run_lists_the_events_it_would_add(alice_client, import_file, project):
+    project.max_enabled_events = 1
+    project.save()
+    job, _ = import_file(HEADER + b"u1,signup,\nu2,purchase,\n", "events", "e.csv", "--dry-run")
+    response = detail(alice_client, job)
+    assert response.context["new_events"] == [("purchase", False), ("signup", True)]
+    assert "Would be added Off (limit reached)" in response.content.decode()
+    assert not EventDefinition.objects.exists()
+
+
+def test_job_waiting_for_its_upload_says_so(alice_client, project):
+    job = ImportJob.objects.create(
+        project=project, kind="user_profiles", source="api_v3", file_name="p.csv", state="awaiting_upload"
+    )
+    html = detail(alice_client, job).content.decode()
+    assert "Waiting for the file to be uploaded…" in html and "<progress" not in html
