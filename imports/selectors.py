@@ -142,6 +142,25 @@ def import_job_imported_from(*, job: ImportJob) -> ImportJob | None:
     )
 
 
+# --- HTTP API ----------------------------------------------------------------------------------
+
+
+def import_job_awaiting_upload_list() -> QuerySet[ImportJob]:
+    """API v3 jobs of every project still waiting for their file (S3 discovery looks for each)."""
+    return ImportJob.objects.filter(
+        state=ImportJob.State.AWAITING_UPLOAD, source=ImportJob.Source.API_V3
+    ).order_by("pk")
+
+
+def import_job_direct_upload_keys(*, project: Project, keys: list[str]) -> set[str]:
+    """Which of these bucket keys belong to API v3 jobs: only those jobs ever import them."""
+    return set(
+        ImportJob.objects.filter(project=project, source=ImportJob.Source.API_V3, storage_key__in=keys).values_list(
+            "storage_key", flat=True
+        )
+    )
+
+
 def event_definition_created_by(*, job: ImportJob) -> list[tuple[str, bool]]:
     """(name, on now) of the events the job created, by name."""
     return list(

@@ -7,5 +7,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("imports.api.urls")),  # /v2/, /v3/ and /api/ (docs/api.md)
     path("", include("imports.dashboard.urls")),
 ]

@@ -176,7 +176,6 @@ def test_switch_to_japanese(logged_in, project, screenshot):
     screenshot(page, "job-detail-ja")
     page.get_by_role("link", name="データインポート").first.click()
     expect(page.get_by_role("heading", name="イベント · データインポート")).to_be_visible()
-    screenshot(page, "events-import-ja")
 
     # Phone width: nothing wider than the screen (wide tables scroll inside their own box).
     page.set_viewport_size({"width": 390, "height": 844})

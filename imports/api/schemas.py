@@ -1,0 +1,85 @@
+"""The shapes of the API's bodies, for the OpenAPI document. The views build the bodies themselves
+(errors.py), byte for byte as SPEC 6 quotes them; these classes only describe them."""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+from ninja import Field, Schema
+
+from imports.api import errors, v3
+
+ProfileTypeName = Literal["string", "int", "decimal", "datetime"]
+
+
+class Messages(Schema):
+    messages: list[str]
+
+
+class StatusError(Schema):
+    status: str = Field(examples=["unauthorized"])
+    error: Messages
+
+
+class Error(Schema):
+    error: Messages
+
+
+class CodedMessages(Schema):
+    code: Literal[2001] = Field(description="The file breaks a rule of the CSV format (header, encoding, …).")
+    messages: list[str] = Field(examples=[["user_id column is required"]])
+
+
+class FileFormatError(Schema):
+    error: CodedMessages
+
+
+class UnsupportedMediaType(Schema):
+    error: Literal["415 Unsupported Media Type"]
+
+
+class DirectUploadHeaders(Schema):
+    content_type: str = Field(alias="Content-Type", examples=["text/csv"])
+    content_md5: str = Field(alias="Content-MD5", examples=["QYLqokRq51xGBqakDLsBvA=="])
+
+
+class DirectUpload(Schema):
+    url: str = Field(description=f"Pre-signed S3 URL for one PUT, valid {v3.URL_SECONDS // 60} minutes.")
+    headers: DirectUploadHeaders = Field(description="Send exactly these headers with the PUT.")
+
+
+class DirectUploadResponse(Schema):
+    direct_upload: DirectUpload
+
+
+class DirectUploadRequest(Schema):
+    checksum: str = Field(
+        description="Base64 of the file's MD5: `openssl dgst -md5 -binary FILE | base64`.",
+        pattern=r"^[A-Za-z0-9+/]{21}[AQgw]==$",
+        examples=["J1h240z2CdsRjz2Et5mnkA=="],
+    )
+    byte_size: Union[int, str] = Field(
+        description="The file's size in bytes: a JSON number or a string of digits. At most 1 GB for "
+        "text/csv, 100 MB for application/gzip.",
+        examples=["123456"],
+    )
+    content_type: Literal["text/csv", "application/gzip"] = v3.DEFAULT_CONTENT_TYPE
+
+
+class ProfileKeyType(Schema):
+    type: ProfileTypeName
+
+
+class BulkImportAccepted(Schema):
+    user_profile: dict[str, ProfileKeyType] = Field(
+        description="Each profile key the file updates, with its type (kept, or inferred for a new key).",
+        examples=[{"birthday": {"type": "datetime"}, "name": {"type": "string"}, "point": {"type": "int"}}],
+    )
+
+
+AUTH_RESPONSES = {401: StatusError, 403: StatusError, 429: StatusError}
+MESSAGES = {
+    "401": errors.MESSAGE_MISSING_TOKEN,
+    "403": errors.MESSAGE_WRONG_TOKEN,
+    "429": errors.MESSAGE_TOO_MANY_REQUESTS,
+}

@@ -1,0 +1,189 @@
+"""The endpoints under /v2/ and /v3/ and the OpenAPI document (/api/openapi.json, /api/docs).
+
+Order of checks on an endpoint: method (405), token (401, 403), rate limit (429), then the
+request itself. django-ninja routes and documents; every body comes from errors.py.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Union
+
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from ninja import NinjaAPI
+from ninja.decorators import decorate_view
+
+from imports import s3
+from imports.api import errors, schemas, v2, v3
+from imports.api.auth import ReproToken
+from imports.api.ratelimit import WINDOW_SECONDS, rate_limited
+from imports.models import ImportJob
+from imports.s3_discovery import s3_prefix
+
+# SPEC 6: the limit is per token and per feature; both versions are the one feature.
+FEATURE_PROFILE_BULK_IMPORT = "user_profile_bulk_import"
+V3_PATH = "/v3/user_profiles/bulk_import"
+V2_PATH = "/v2/user_profiles/bulk_import"
+# RFC 9745: deprecated since the end date the seed announced for v2 (2021-08-31, JST).
+V2_DEPRECATION = "@1630335600"
+STARTED_BY = "API {version} (token {prefix}…)"
+_OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
+
+
+class Api(NinjaAPI):
+    def get_root_path(self, path_params: dict[str, Any]) -> str:
+        # The API is mounted at the site root, whose "/" belongs to the dashboard.
+        return "/"
+
+
+api = Api(
+    title="Repro API: User Profile Bulk Import",
+    version="3",
+    description=(
+        "Send a CSV of user profiles for import. v3 (two requests: this API gives a pre-signed S3 URL, "
+        "then PUT the file there) and the deprecated v2 (the file is the request body). Every request "
+        f"needs the project's Repro API token in `X-Repro-Token`; each token may make "
+        f"10 requests per {WINDOW_SECONDS // 60} minutes. See docs/api.md."
+    ),
+    openapi_url="/api/openapi.json",
+    docs_url="/api/docs",
+    urls_namespace="api",
+    auth=ReproToken(),
+)
+
+
+@api.exception_handler(errors.ApiError)
+def _api_error(request: HttpRequest, exc: errors.ApiError) -> HttpResponse:
+    return exc.response
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "integer"}}
+
+
+RATE_LIMIT_HEADERS = {
+    "X-RateLimit-Limit": _header("Requests allowed per window (10)."),
+    "X-RateLimit-Remaining": _header("Requests left in the current window."),
+    "X-RateLimit-Reset": _header("Unix time at which the window ends."),
+}
+RETRY_AFTER = {"Retry-After": _header("Seconds until the window ends.")}
+
+
+def _responses_extra(*counted: int) -> dict[int, Any]:
+    """Headers of the responses the rate limit counted (ninja keys its responses by int status)."""
+    responses: dict[int, Any] = {status: {"headers": RATE_LIMIT_HEADERS} for status in counted}
+    responses[429] = {"headers": {**RETRY_AFTER, **RATE_LIMIT_HEADERS}}
+    return responses
+
+
+@api.post(
+    V3_PATH,
+    response={
+        200: schemas.DirectUploadResponse,
+        400: schemas.Error,
+        **schemas.AUTH_RESPONSES,
+        413: schemas.Error,
+        503: schemas.StatusError,
+    },
+    summary="Get a pre-signed URL to upload a CSV of user profiles",
+    description=(
+        "First of the two requests of v3. Then PUT the file to `direct_upload.url` with exactly the headers "
+        f"in `direct_upload.headers`, within {v3.URL_SECONDS // 60} minutes. The import starts when the file "
+        "has arrived and its size and MD5 match what this request declared; members are emailed the result. "
+        "Answers 503 when the server keeps no files in Amazon S3."
+    ),
+    tags=["v3"],
+    operation_id="user_profiles_bulk_import_v3",
+    by_alias=True,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schemas.DirectUploadRequest.model_json_schema()}},
+        },
+        "responses": _responses_extra(200, 400, 413, 503),
+    },
+)
+@rate_limited(FEATURE_PROFILE_BULK_IMPORT)
+def bulk_import_v3(request: HttpRequest) -> HttpResponse:
+    if not s3.is_configured():
+        raise errors.ApiError(errors.service_unavailable(errors.MESSAGE_S3_NOT_CONFIGURED))
+    if v2.content_length(request) > v3.MAX_REQUEST_BYTES:
+        raise errors.ApiError(errors.payload_too_large())
+    upload_request = v3.upload_request_parse(request.body)
+    project = request.auth.project
+    _, direct_upload = v3.direct_upload_start(
+        project=project,
+        prefix=s3_prefix(project=project, kind=ImportJob.Kind.USER_PROFILES),
+        request=upload_request,
+        started_by=STARTED_BY.format(version="v3", prefix=request.auth.token_prefix),
+    )
+    return errors.json_response({"direct_upload": direct_upload})
+
+
+def _deprecated(run):
+    """Every answer of v2, its 401 and 403 too, says that it is deprecated."""
+
+    @functools.wraps(run)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = run(request, *args, **kwargs)
+        response["Deprecation"] = V2_DEPRECATION
+        return response
+
+    return wrapper
+
+
+@api.post(
+    V2_PATH,
+    response={
+        202: schemas.BulkImportAccepted,
+        400: Union[schemas.FileFormatError, schemas.Error],
+        **schemas.AUTH_RESPONSES,
+        413: schemas.Error,
+        415: schemas.UnsupportedMediaType,
+    },
+    summary="Import a CSV of user profiles sent as the request body (deprecated: use v3)",
+    description=(
+        "The body is the CSV (`Content-Type: text/csv`) or the gzipped CSV (`application/gzip`), at most "
+        f"{v2.MAX_BYTES // 1024**2} MiB. The header is checked and the types inferred at once; the rows are "
+        "imported afterwards and members are emailed the result. Every response carries a `Deprecation` header."
+    ),
+    tags=["v2"],
+    deprecated=True,
+    operation_id="user_profiles_bulk_import_v2",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/gzip": {"schema": {"type": "string", "format": "binary"}},
+            },
+        },
+        "responses": _responses_extra(202, 400, 413, 415),
+    },
+)
+@decorate_view(_deprecated)
+@rate_limited(FEATURE_PROFILE_BULK_IMPORT)
+def bulk_import_v2(request: HttpRequest) -> HttpResponse:
+    types = v2.profile_bulk_import(
+        request=request,
+        project=request.auth.project,
+        started_by=STARTED_BY.format(version="v2", prefix=request.auth.token_prefix),
+    )
+    return errors.json_response({"user_profile": types}, 202)
+
+
+@api.api_operation(_OTHER_METHODS, V3_PATH, auth=None, include_in_schema=False)
+def method_not_allowed_v3(request: HttpRequest) -> HttpResponse:
+    return errors.method_not_allowed(["POST"])
+
+
+@api.api_operation(_OTHER_METHODS, V2_PATH, auth=None, include_in_schema=False)
+def method_not_allowed_v2(request: HttpRequest) -> HttpResponse:
+    return errors.method_not_allowed(["POST"])
+
+
+@csrf_exempt
+def not_found(request: HttpRequest, rest: str = "") -> HttpResponse:
+    """Any other path under /v2/ or /v3/, whatever the method or token."""
+    return errors.not_found()
