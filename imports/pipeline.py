@@ -25,6 +25,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from imports import notifications, services, sinks, sources
+from imports.api import v3
 from imports.core import errors_csv
 from imports.core.reader import FileFormatError, Message, iter_records, open_decompressed, read_header, scan
 from imports.models import ImportJob, ImportPart
@@ -136,6 +137,8 @@ def _run_part(part: ImportPart, progress: Callable[[ImportJob], None] | None) ->
 def _check_file_and_plan(job: ImportJob) -> None:
     """File-level rules, before anything is written (header, row count, the kind's own checks),
     then the parts: a big plain events file is cut every IMPORT_PART_ROWS rows."""
+    if job.source == ImportJob.Source.API_V3:
+        v3.upload_verify(job)  # the object must be the file the API request declared, else nothing is read
     importer = sinks.importer_for(job)
     with _open_at(job, importer, 0) as (stream, header):
         counted = scan(stream, start=header.end, every=settings.IMPORT_PART_ROWS, max_rows=MAX_ROWS)
