@@ -258,9 +258,10 @@ def import_job_await_upload(
     )
 
 
+@transaction.atomic
 def import_job_upload_arrive(*, job_id: int, etag: str, size: int, arrived_at: datetime) -> ImportJob | None:
-    """Bind an awaiting API v3 job to the object that arrived (its ETag) and queue it; the caller
-    enqueues or fails it in the same transaction. None if the job is no longer awaiting its upload."""
+    """Bind an awaiting API v3 job to the object that arrived (its ETag) and queue it; its run checks
+    the object before importing. None if the job is no longer awaiting its upload."""
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.state != ImportJob.State.AWAITING_UPLOAD:
         return None
@@ -269,4 +270,5 @@ def import_job_upload_arrive(*, job_id: int, etag: str, size: int, arrived_at: d
     job.summary = {**job.summary, "direct_upload": upload}
     job.state = ImportJob.State.QUEUED
     job.save(update_fields=["s3_etag", "summary", "state"])
+    import_job_enqueue(job=job)
     return job
