@@ -6,6 +6,7 @@ broker, mail written to the console. Production changes environment variables on
 """
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -196,6 +197,9 @@ IMPORT_WATCHDOG_MINUTES = _env_int("IMPORT_WATCHDOG_MINUTES", 1)
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     globals().update(_env_url("EMAIL_URL", env.email_url_config, EMAIL_URL, set(env.EMAIL_SCHEMES)))
+    if EMAIL_URL.startswith("filemail:"):
+        # django-environ drops the leading "/" of filemail:///abs/path; mail goes to that folder.
+        EMAIL_FILE_PATH = urlparse(EMAIL_URL).path or str(VAR_DIR / "mail")
 else:
     EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Repro Dashboard <noreply@localhost>")

@@ -70,3 +70,11 @@ def test_bad_value_names_the_variable(env, variable):
 
 def test_django_q_retry_exceeds_timeout():
     assert settings.Q_CLUSTER["retry"] > settings.Q_CLUSTER["timeout"]
+
+
+def test_filemail_url_keeps_its_absolute_folder(tmp_path):
+    code = "import repro_dashboard.settings as s; print(s.EMAIL_BACKEND, s.EMAIL_FILE_PATH)"
+    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            env={**clean, "DEBUG": "1", "EMAIL_URL": f"filemail://{tmp_path}/mail"})
+    assert result.stdout.split() == ["django.core.mail.backends.filebased.EmailBackend", f"{tmp_path}/mail"]
