@@ -40,6 +40,12 @@ def http(url: str, method: str = "POST", body: bytes | None = b"", headers: dict
 
 
 @pytest.fixture(autouse=True)
+def fast_passwords(settings):
+    # Every test makes a project owner with a password; the default hasher costs ~0.3 s each.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def stopped_clock(monkeypatch):
     monkeypatch.setattr(ratelimit, "clock", lambda: NOW)
 
