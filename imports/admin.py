@@ -53,8 +53,44 @@ class S3AccessKeyAdmin(admin.ModelAdmin):
         return False
 
 
+class ImportPartInline(admin.TabularInline):
+    model = models.ImportPart
+    extra = 0
+    can_delete = False
+    fields = ["index", "state", "rows", "rows_done", "imported", "failed", "attempts", "worker", "heartbeat_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.ImportPart)
+class ImportPartAdmin(admin.ModelAdmin):
+    list_display = ["job", "index", "state", "rows", "rows_done", "imported", "failed", "attempts", "worker",
+                    "heartbeat_at"]
+    list_filter = ["state"]
+    search_fields = ["job__id", "job__file_name", "worker"]
+    list_select_related = ["job"]
+    readonly_fields = [field.name for field in models.ImportPart._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(models.S3ListingCursor)
+class S3ListingCursorAdmin(admin.ModelAdmin):
+    list_display = ["project", "kind", "start_after", "full_listed_at"]
+    list_filter = ["kind"]
+    search_fields = ["project__app_id", "start_after"]
+    readonly_fields = ["project", "kind"]
+
+    def has_add_permission(self, request):
+        return False
+
+
 @admin.register(models.ImportJob)
 class ImportJobAdmin(admin.ModelAdmin):
+    inlines = [ImportPartInline]
     list_display = ["id", "project", "kind", "source", "file_name", "state", "dry_run", "rows_read", "imported",
                     "failed", "created_at", "finished_at"]
     list_filter = ["state", "kind", "source", "dry_run", "created_at"]
