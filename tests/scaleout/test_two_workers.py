@@ -27,6 +27,7 @@ from django.db import connection
 from imports import pipeline, services
 from imports.models import ImportJob, TrackedEvent
 from tests.pipeline.test_parts import events_file
+from tests.support import free_port
 from tests.s3.conftest import BUCKET, REGION, moto_url, s3_bucket  # noqa: F401 (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,12 +38,6 @@ pytestmark = [
     pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed"),
     pytest.mark.django_db(transaction=True),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
