@@ -26,6 +26,11 @@ WINDOW_SECONDS = 600
 _REDIS_KEY_SLACK_SECONDS = 60
 
 
+def clock() -> float:
+    """The current unix time (tests stop it)."""
+    return time.time()
+
+
 @dataclass(frozen=True)
 class Quota:
     """Where a token stands in the current window after counting one more request."""
@@ -56,7 +61,7 @@ class Quota:
 
 def rate_limit_hit(*, feature: str, token_digest: str, now: float | None = None) -> Quota:
     """Count one request of the token to the feature."""
-    now = time.time() if now is None else now
+    now = clock() if now is None else now
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     if settings.REDIS_URL:
         count = _redis_count(settings.REDIS_URL, f"repro:ratelimit:{feature}:{token_digest}:{window_start}")

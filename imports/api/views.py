@@ -28,6 +28,7 @@ V2_PATH = "/v2/user_profiles/bulk_import"
 # RFC 9745: deprecated since the end date the seed announced for v2 (2021-08-31, JST).
 V2_DEPRECATION = "@1630335600"
 STARTED_BY = "API {version} (token {prefix}…)"
+V2_EXAMPLE = "user_id,birthday,name,point\n123456,2000-01-01T00:00:00+09:00,foo,123\n"
 _OTHER_METHODS = ["GET", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE"]
 
 
@@ -155,7 +156,7 @@ def _deprecated(run):
         "requestBody": {
             "required": True,
             "content": {
-                "text/csv": {"schema": {"type": "string"}},
+                "text/csv": {"schema": {"type": "string"}, "example": V2_EXAMPLE},
                 "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             },
         },
