@@ -9,6 +9,7 @@ whatever is killed when; the part that completes the job renders its error CSV a
 
 from __future__ import annotations
 
+import gc
 import gzip
 import logging
 import os
@@ -112,7 +113,25 @@ def _claim_part(part: ImportPart) -> ImportPart | None:
     return locked
 
 
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Chunks allocate millions of short-lived objects, and with the default thresholds the cyclic
+    collector keeps re-scanning them (measured: a third of the validation time); nothing the
+    import allocates forms cycles that need it sooner."""
+    thresholds = gc.get_threshold()
+    gc.set_threshold(200_000, 50, 100)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*thresholds)
+
+
 def _run_part(part: ImportPart, progress: Callable[[ImportJob], None] | None) -> None:
+    with _fewer_collections():
+        _run_part_chunks(part, progress)
+
+
+def _run_part_chunks(part: ImportPart, progress: Callable[[ImportJob], None] | None) -> None:
     part = _claim_part(part)
     if part is None:
         return
