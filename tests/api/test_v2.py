@@ -6,6 +6,7 @@ import gzip
 import pytest
 from django.core.handlers.wsgi import WSGIRequest
 
+from imports import s3
 from imports.api import v2
 from imports.models import ImportJob, ProfileKey
 from tests.api.conftest import profile_of
@@ -129,3 +130,11 @@ def test_body_is_streamed_not_read_whole(api, project, monkeypatch):
     reply = api(PATH, b"user_id,note\n" + rows, content_type="text/csv")
     assert (reply.status, reply.json()) == (202, {"user_profile": {"note": {"type": "string"}}})
     assert ImportJob.objects.get().byte_size == len(rows) + 13
+
+
+def test_with_s3_the_body_is_stored_in_the_bucket_and_imported_from_it(api, project, registered, s3_bucket):
+    assert api(PATH, CSV, content_type="text/csv").status == 202
+    job = ImportJob.objects.get(project=project)
+    assert job.storage_key.startswith(f"uploads/{project.app_id}/user_profiles/")
+    assert s3.client("s3").head_object(Bucket=s3_bucket, Key=job.storage_key)["ContentLength"] == len(CSV)
+    assert (job.state, job.imported) == ("succeeded", 2)

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.core import mail
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from imports import s3
 from imports.api import v3
@@ -309,3 +309,9 @@ def test_a_body_that_is_not_json_is_a_400(api, s3_bucket, body):
 def test_an_oversized_json_body_is_refused_without_reading_it(api, s3_bucket):
     reply = api(PATH, b" " * (v3.MAX_REQUEST_BYTES + 1), content_type="application/json")
     assert (reply.status, reply.body) == (413, b'{"error":{"messages":["client intended to send too large body"]}}')
+
+
+def test_upload_failure_messages_are_translated_to_japanese():
+    with translation.override("ja"):
+        untranslated = [message for message in v3.MESSAGES if translation.gettext(message) == message]
+    assert untranslated == []
