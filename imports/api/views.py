@@ -17,7 +17,7 @@ from ninja.decorators import decorate_view
 from imports import s3
 from imports.api import errors, schemas, v2, v3
 from imports.api.auth import ReproToken
-from imports.api.ratelimit import WINDOW_SECONDS, rate_limited
+from imports.api.ratelimit import LIMIT, WINDOW_SECONDS, rate_limited
 from imports.models import ImportJob
 from imports.s3_discovery import s3_prefix
 
@@ -45,7 +45,7 @@ api = Api(
         "Send a CSV of user profiles for import. v3 (two requests: this API gives a pre-signed S3 URL, "
         "then PUT the file there) and the deprecated v2 (the file is the request body). Every request "
         f"needs the project's Repro API token in `X-Repro-Token`; each token may make "
-        f"10 requests per {WINDOW_SECONDS // 60} minutes. See docs/api.md."
+        f"{LIMIT} requests per {WINDOW_SECONDS // 60} minutes. See docs/api.md."
     ),
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",
@@ -64,7 +64,7 @@ def _header(description: str) -> dict[str, Any]:
 
 
 RATE_LIMIT_HEADERS = {
-    "X-RateLimit-Limit": _header("Requests allowed per window (10)."),
+    "X-RateLimit-Limit": _header(f"Requests allowed per window ({LIMIT})."),
     "X-RateLimit-Remaining": _header("Requests left in the current window."),
     "X-RateLimit-Reset": _header("Unix time at which the window ends."),
 }
