@@ -182,7 +182,7 @@ def _check_file_and_plan(job: ImportJob) -> None:
         ImportPart.objects.bulk_create(
             ImportPart(job=job, index=index, rows=end - before, first_number=before, checkpoint_offset=offset,
                        checkpoint_line=line, heartbeat_at=timezone.now())
-            for index, ((offset, before, line), end) in enumerate(zip(starts, ends))
+            for index, ((offset, before, line), end) in enumerate(zip(starts, ends, strict=True))
         )
         job.total_rows = counted.rows
         job.parts_total = len(starts)

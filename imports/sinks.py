@@ -62,7 +62,7 @@ _PG_USERS_BY_ID = (
 
 
 class CheckpointMoved(Exception):
-    """Another run of the same job committed this chunk first; this run must stop."""
+    """Another run of the same part committed this chunk first (or the job ended); this run stops."""
 
 
 @dataclass(slots=True)
@@ -86,7 +86,6 @@ class Importer:
 
     def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
         raise NotImplementedError
-
 
 
 class EventImporter(Importer):

@@ -57,7 +57,7 @@ def assert_conserved(job, data, errors_first):
         with default_storage.open(job.error_csv_key, "rb") as f:
             written = list(records_of(f.read()).values())
         assert len(written) == job.failed
-        for number, line in zip(failed_numbers, written):
+        for number, line in zip(failed_numbers, written, strict=True):
             reasons, values = (line[0], line[1:]) if errors_first else (line[-1], line[:-1])
             assert reasons
             original = rows[number]

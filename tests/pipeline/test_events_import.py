@@ -4,7 +4,6 @@ import csv
 import gzip
 import io
 
-import pytest
 from django.core.files.storage import default_storage
 
 from imports.models import AppUser, EventDefinition, ImportJob, TrackedEvent

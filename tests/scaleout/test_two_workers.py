@@ -17,7 +17,6 @@ import sys
 import time
 from pathlib import Path
 
-import boto3
 import psutil
 import pytest
 from django.conf import settings
