@@ -7,7 +7,7 @@ from typing import Literal, Union
 
 from ninja import Field, Schema
 
-from imports.api import errors, v3
+from imports.api import v3
 
 ProfileTypeName = Literal["string", "int", "decimal", "datetime"]
 
@@ -78,8 +78,3 @@ class BulkImportAccepted(Schema):
 
 
 AUTH_RESPONSES = {401: StatusError, 403: StatusError, 429: StatusError}
-MESSAGES = {
-    "401": errors.MESSAGE_MISSING_TOKEN,
-    "403": errors.MESSAGE_WRONG_TOKEN,
-    "429": errors.MESSAGE_TOO_MANY_REQUESTS,
-}

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 
 from imports import services, sinks
 from imports.api import errors
+from imports.dashboard.uploads import content_length
 from imports.core.profiles import MESSAGE_PROFILE_LIMIT
 from imports.core.reader import (
     GZIP_MAGIC,
@@ -38,13 +39,6 @@ _BLOCK = 1 << 16
 _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 # Whole-file answers without SPEC 4's file-format code.
 _UNCODED = (MESSAGE_CORRUPT, MESSAGE_PROFILE_LIMIT)
-
-
-def content_length(request: HttpRequest) -> int:
-    try:
-        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
-    except ValueError:
-        return 0
 
 
 def profile_bulk_import(*, request: HttpRequest, project: Project, started_by: str) -> dict[str, dict[str, str]]:

@@ -18,6 +18,7 @@ from imports import s3
 from imports.api import errors, schemas, v2, v3
 from imports.api.auth import ReproToken
 from imports.api.ratelimit import LIMIT, WINDOW_SECONDS, rate_limited
+from imports.dashboard.uploads import content_length
 from imports.models import ImportJob
 from imports.s3_discovery import s3_prefix
 
@@ -109,7 +110,7 @@ def _responses_extra(*counted: int) -> dict[int, Any]:
 def bulk_import_v3(request: HttpRequest) -> HttpResponse:
     if not s3.is_configured():
         raise errors.ApiError(errors.service_unavailable(errors.MESSAGE_S3_NOT_CONFIGURED))
-    if v2.content_length(request) > v3.MAX_REQUEST_BYTES:
+    if content_length(request) > v3.MAX_REQUEST_BYTES:
         raise errors.ApiError(errors.payload_too_large())
     upload_request = v3.upload_request_parse(request.body)
     project = request.auth.project
