@@ -5,11 +5,13 @@ an empty database. Prints seconds, rows/s, peak RSS and the ratio to the floor.
 """
 
 import json
+import os
 import random
 import sys
 import tempfile
 from pathlib import Path
 
+import psycopg
 from common import copy_floor, machine, manage, timed_manage
 
 EVENT_NAMES = [f"event_{i:02d}" for i in range(50)]
@@ -43,15 +45,33 @@ def run(rows: int, workdir: Path) -> dict:
             "peak_rss_mb": peak / 2**20, "floor_seconds": floor, "ratio": seconds / floor, **summary}
 
 
+# What the big table would carry with Django's defaults: a checked foreign key and an index per
+# relation. `--with-foreign-keys` adds them to measure what leaving them out saves.
+DEFAULT_CONSTRAINTS = [
+    f"ALTER TABLE imports_trackedevent ADD CONSTRAINT bench_fk_{column} FOREIGN KEY ({column}_id) "
+    f"REFERENCES imports_{table} (id) DEFERRABLE INITIALLY DEFERRED"
+    for column, table in [("project", "project"), ("app_user", "appuser"), ("event", "eventdefinition"),
+                          ("job", "importjob")]
+] + [f"CREATE INDEX bench_ix_{column} ON imports_trackedevent ({column}_id)"
+     for column in ("project", "app_user", "event", "job")]
+
+
 def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [100_000, 1_000_000]
+    args = [arg for arg in sys.argv[1:] if not arg.startswith("--")]
+    sizes = [int(arg) for arg in args] or [100_000, 1_000_000]
     manage("migrate", "--noinput")
+    label = "events"
+    if "--with-foreign-keys" in sys.argv:
+        with psycopg.connect(os.environ["DATABASE_URL"].replace("postgres://", "postgresql://"), autocommit=True) as c:
+            for statement in DEFAULT_CONSTRAINTS:
+                c.execute(statement)
+        label = "events, with FKs + indexes"
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
             r = run(rows, Path(tmp))
             print(
-                f"events {r['rows']:>9,} rows ({r['bytes'] / 2**20:.0f} MB): {r['seconds']:.2f} s, "
+                f"{label} {r['rows']:>9,} rows ({r['bytes'] / 2**20:.0f} MB): {r['seconds']:.2f} s, "
                 f"{r['rows_per_s']:,.0f} rows/s, peak RSS {r['peak_rss_mb']:.0f} MB | COPY floor "
                 f"{r['floor_seconds']:.2f} s | ratio {r['ratio']:.2f}x | imported {r['imported']:,}, failed {r['failed']:,}"
             )

@@ -151,3 +151,15 @@ class ProfileKeyAdmin(admin.ModelAdmin):
     search_fields = ["name", "project__name", "project__app_id"]
     list_select_related = ["project"]
     readonly_fields = ["project", "name", "type", "created_at", "created_by_job"]
+
+
+@admin.register(models.ApiRequestCount)
+class ApiRequestCountAdmin(admin.ModelAdmin):
+    """Rate-limit windows: read-only, for seeing who hits the API how often."""
+
+    list_display = ["feature", "token_digest", "window_start", "requests"]
+    list_filter = ["feature"]
+    readonly_fields = ["feature", "token_digest", "window_start", "requests"]
+
+    def has_add_permission(self, request):
+        return False

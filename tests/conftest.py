@@ -1,7 +1,13 @@
+import shutil
+import socket
+import subprocess
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
 
 from imports import services
+from tests.support import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -66,3 +72,26 @@ def import_file(project, tmp_path, capsys):
         return ImportJob.objects.get(pk=summary["job"]), summary
 
     return run
+
+
+@pytest.fixture
+def redis_url(tmp_path):
+    """A throwaway redis-server on a free port (tests that need one skip without Debian's redis-server)."""
+    if not shutil.which("redis-server"):
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    yield f"redis://127.0.0.1:{port}/0"
+    server.terminate()
+    server.wait(timeout=10)

@@ -16,7 +16,6 @@ from imports import services
 from imports.api import ratelimit
 from imports.models import ApiRequestCount
 from tests.api.conftest import NOW, WINDOW_END
-from tests.scaleout.test_two_workers import redis_url  # noqa: F401  (fixture)
 
 V3 = "/v3/user_profiles/bulk_import"
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
