@@ -21,7 +21,7 @@ from itertools import islice
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import transaction
+from django.db import reset_queries, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -146,6 +146,7 @@ def _run_part_chunks(part: ImportPart, progress: Callable[[ImportJob], None] | N
         remaining = islice(records, part.rows - part.rows_done)
         while chunk := list(islice(remaining, settings.IMPORT_CHUNK_ROWS)):
             sinks.chunk_commit(part=part, job=job, importer=importer, header=header, records=chunk)
+            reset_queries()  # with DEBUG on, Django keeps every query (chunks carry megabytes of data)
             if progress:
                 job.refresh_from_db(fields=["rows_read", "total_rows"])
                 progress(job)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from django.conf import settings
 from django.utils.module_loading import import_string
@@ -46,12 +47,15 @@ def client(service: str) -> Any:
 @functools.lru_cache(maxsize=8)
 def _client(service, endpoint_url, region_name, access_key_id, secret_access_key) -> Any:
     # Clients are thread-safe and slow to build, so they are shared; keyed by the settings they use.
+    # S3 signs with version 4 explicitly: for pre-signing, botocore may otherwise pick the legacy
+    # signature, which cannot bind the Content-MD5 and Content-Type headers of API v3's URLs.
     return boto3.session.Session().client(
         service,
         endpoint_url=endpoint_url,
         region_name=region_name,
         aws_access_key_id=access_key_id,
         aws_secret_access_key=secret_access_key,
+        config=Config(signature_version="s3v4") if service == "s3" else None,
     )
 
 

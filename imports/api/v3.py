@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import json
 import re
@@ -20,10 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import boto3
-from botocore.client import Config
 from botocore.exceptions import ClientError
-from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
@@ -153,7 +149,7 @@ def direct_upload_start(
         },
     )
     headers = {"Content-Type": request.content_type, "Content-MD5": request.checksum}
-    url = _signing_client().generate_presigned_url(
+    url = s3.client("s3").generate_presigned_url(
         "put_object",
         Params={"Bucket": s3.import_bucket(), "Key": job.storage_key, **_put_params(headers)},
         ExpiresIn=URL_SECONDS,
@@ -163,26 +159,6 @@ def direct_upload_start(
 
 def _put_params(headers: dict[str, str]) -> dict[str, str]:
     return {"ContentType": headers["Content-Type"], "ContentMD5": headers["Content-MD5"]}
-
-
-def _signing_client() -> Any:
-    """Signature version 4 explicitly: for pre-signing, botocore may otherwise pick the legacy one,
-    which cannot bind the Content-MD5 and Content-Type headers the way the seed's URLs do."""
-    return _signing_client_for(
-        settings.AWS_S3_ENDPOINT_URL, settings.AWS_S3_REGION_NAME, settings.AWS_ACCESS_KEY_ID, settings.AWS_SECRET_ACCESS_KEY
-    )
-
-
-@functools.lru_cache(maxsize=8)
-def _signing_client_for(endpoint_url, region_name, access_key_id, secret_access_key) -> Any:
-    return boto3.session.Session().client(
-        "s3",
-        endpoint_url=endpoint_url,
-        region_name=region_name,
-        aws_access_key_id=access_key_id,
-        aws_secret_access_key=secret_access_key,
-        config=Config(signature_version="s3v4"),
-    )
 
 
 def direct_uploads_discover() -> list[ImportJob]:
