@@ -162,3 +162,11 @@ def test_email_lists_the_keys_and_their_types(import_file, users):
     import_file(b"user_id,point,rank\n123456,1,gold\n", "user_profiles")
     body = mail.outbox[0].body
     assert "point (int)" in body and "rank (string)" in body
+
+
+def test_value_that_is_not_utf8_fails_its_row_with_the_key(import_file, project, users):
+    job, summary = import_file(b"user_id,name,city\n123456,ok,Tokyo\n234567,\xff\xfe,Osaka\n", "user_profiles")
+    assert (summary["imported"], summary["failed"]) == (1, 1)
+    with default_storage.open(job.error_csv_key, "rb") as f:
+        assert f.read().splitlines()[1] == b"name should be UTF-8,234567,\xff\xfe,Osaka"
+    assert profile(project, "234567") == {}
