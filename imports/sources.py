@@ -6,6 +6,7 @@ import uuid
 from typing import IO, BinaryIO
 
 from botocore.exceptions import ClientError
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils.text import get_valid_filename
@@ -25,7 +26,10 @@ S3_OBJECT_MESSAGES = {
 
 def upload_key(*, project: Project, kind: str, file_name: str) -> str:
     """A fresh storage key; the user's file name is reduced to safe characters and never a path."""
-    safe_name = get_valid_filename(file_name.replace("\\", "/").rsplit("/", 1)[-1]) or "upload.csv"
+    try:
+        safe_name = get_valid_filename(file_name.replace("\\", "/").rsplit("/", 1)[-1])
+    except SuspiciousFileOperation:  # "", ".", ".." and blanks have no safe form
+        safe_name = "upload.csv"
     return f"uploads/{project.app_id}/{kind}/{uuid.uuid4().hex}/{safe_name[-200:]}"
 
 
