@@ -21,7 +21,7 @@ from itertools import islice
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import reset_queries, transaction
+from django.db import InterfaceError, OperationalError, reset_queries, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -69,13 +69,20 @@ def run_part(part_id: int) -> ImportJob:
 
 @contextmanager
 def _failing_the_job(job_id: int) -> Iterator[None]:
-    """A file-level problem fails the job with its message; a bug fails it too, then propagates."""
+    """A file-level problem fails the job with its message; a bug fails it too, then propagates.
+
+    Losing the database is neither: the job stays as it is, and the run that resumes it (the
+    broker's retry or the watchdog) continues from the last committed checkpoint.
+    """
     try:
         yield
     except sinks.CheckpointMoved:
         logger.warning("import job %s: another run is ahead, this one stops", job_id)
     except FileFormatError as exc:
         services.import_job_fail(job_id=job_id, message=exc.message)
+    except (OperationalError, InterfaceError):
+        logger.exception("import job %s: database unavailable, left to be resumed", job_id)
+        raise
     except Exception:
         services.import_job_fail(job_id=job_id, message=Message(MESSAGE_INTERNAL_ERROR))
         raise

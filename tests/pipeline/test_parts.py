@@ -114,3 +114,28 @@ def test_watchdog_queues_stalled_parts_and_jobs_again(project, split, settings, 
     assert job.imported + job.failed == lost.imported + lost.failed == 1000
     assert fresh.state == "queued"
     assert pipeline.resume_stalled() == 0  # nothing is stalled any more
+
+
+def test_losing_the_database_leaves_the_job_to_be_resumed(project, split, monkeypatch):
+    from django.db import OperationalError
+
+    from imports import sinks
+
+    real_commit = sinks.chunk_commit
+    calls = []
+
+    def flaky_commit(**kwargs):
+        calls.append(1)
+        if len(calls) == 4:
+            raise OperationalError("server closed the connection unexpectedly")
+        return real_commit(**kwargs)
+
+    monkeypatch.setattr(sinks, "chunk_commit", flaky_commit)
+    job = import_job(project, events_file())
+    with pytest.raises(OperationalError):
+        pipeline.run(job.pk)
+    job.refresh_from_db()
+    assert job.state == "running" and 0 < job.rows_read < 1000 and not job.failure_message
+    job = pipeline.run(job.pk)
+    assert (job.state, job.rows_read, job.imported + job.failed) == ("succeeded_with_errors", 1000, 1000)
+    assert TrackedEvent.objects.filter(job=job).count() == job.imported
