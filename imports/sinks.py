@@ -22,11 +22,11 @@ from django.utils import timezone
 from imports import sources
 from imports.core import errors_csv
 from imports.core.events import (
-    MESSAGE_EVENT_LIMIT,
-    MESSAGE_EVENT_OFF,
     EventColumns,
     ValidEvent,
     event_columns,
+    event_limit_message,
+    event_off_message,
     plan_event_definitions,
     validate_event,
 )
@@ -41,7 +41,7 @@ from imports.core.profiles import (
     to_json_value,
     validate_profile,
 )
-from imports.core.reader import Header, Message, Record, has_bad_utf8, printable
+from imports.core.reader import Header, Record, has_bad_utf8, printable
 from imports.models import (
     AppUser,
     EventDefinition,
@@ -124,8 +124,8 @@ class EventImporter(Importer):
             if definition.enabled:
                 recorded.append(event)
             else:
-                template = MESSAGE_EVENT_LIMIT if definition.added_off else MESSAGE_EVENT_OFF
-                failed.append((record, [Message(template, name=event.event_name)]))
+                off = event_limit_message if definition.added_off else event_off_message
+                failed.append((record, [off(event.event_name)]))
         if not job.dry_run and recorded:
             user_ids = self._user_ids(job.project, {event.user_id for event in recorded})
             _tracked_events_insert(job, recorded, user_ids, definitions)
