@@ -13,7 +13,10 @@ import gc
 import gzip
 import logging
 import os
+import queue
 import socket
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
@@ -21,14 +24,14 @@ from itertools import islice
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, reset_queries, transaction
+from django.db import InterfaceError, OperationalError, connection, connections, reset_queries, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from imports import notifications, services, sinks, sources
 from imports.api import v3
 from imports.core import errors_csv
-from imports.core.reader import FileFormatError, Message, iter_records, open_decompressed, read_header, scan
+from imports.core.reader import FileFormatError, Message, Record, iter_records, open_decompressed, read_header, scan
 from imports.models import ImportJob, ImportPart
 
 logger = logging.getLogger(__name__)
@@ -146,19 +149,84 @@ def _run_part_chunks(part: ImportPart, progress: Callable[[ImportJob], None] | N
     if job.state != ImportJob.State.RUNNING:
         return
     importer = sinks.importer_for(job)
+
+    def commit(records: list[Record], checked: object) -> None:
+        sinks.chunk_commit(part=part, job=job, importer=importer, header=header, records=records, checked=checked)
+        reset_queries()  # with DEBUG on, Django keeps every query (chunks carry megabytes of data)
+        if progress:
+            job.refresh_from_db(fields=["rows_read", "total_rows"])
+            progress(job)
+
     with _open_at(job, importer, part.checkpoint_offset) as (stream, header):
         records = iter_records(
             stream, start=part.checkpoint_offset, number=part.first_number + part.rows_done, line=part.checkpoint_line
         )
         remaining = islice(records, part.rows - part.rows_done)
-        while chunk := list(islice(remaining, settings.IMPORT_CHUNK_ROWS)):
-            sinks.chunk_commit(part=part, job=job, importer=importer, header=header, records=chunk)
-            reset_queries()  # with DEBUG on, Django keeps every query (chunks carry megabytes of data)
-            if progress:
-                job.refresh_from_db(fields=["rows_read", "total_rows"])
-                progress(job)
+        with _chunk_writer(commit) as write:
+            while chunk := list(islice(remaining, settings.IMPORT_CHUNK_ROWS)):
+                write(chunk, importer.check(job=job, records=chunk))
     if sinks.part_finish(part=part):
         sinks.job_finish(job=job)
+
+
+@contextmanager
+def _chunk_writer(commit: Callable[[list[Record], object], None]) -> Iterator[Callable[[list[Record], object], None]]:
+    """Where chunks are committed: on a writer thread with its own connection on PostgreSQL, so
+    the database's share of the work (COPY, index updates) overlaps reading and checking the next
+    chunk; in this thread when already inside a transaction (a test's), or on SQLite."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        yield commit
+        return
+    writer = _ChunkWriter(commit)
+    try:
+        yield writer.submit
+    finally:
+        writer.close(failed=sys.exc_info()[0] is not None)
+
+
+class _ChunkWriter:
+    """Commits chunks in order on one thread; at most one chunk waits, so memory stays flat.
+
+    An error in the writer stops it (later chunks are not committed) and is raised in the caller
+    at its next submit or at close, so a chunk is never skipped and the checkpoint stays exact.
+    """
+
+    def __init__(self, commit: Callable[[list[Record], object], None]) -> None:
+        self._commit = commit
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
+        self._thread.start()
+
+    def submit(self, records: list[Record], checked: object) -> None:
+        while True:
+            self._raise_error()
+            try:
+                self._queue.put((records, checked), timeout=0.5)
+                return
+            except queue.Full:
+                continue
+
+    def close(self, *, failed: bool) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        if not failed:
+            self._raise_error()
+
+    def _raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def _run(self) -> None:
+        try:
+            while (item := self._queue.get()) is not None:
+                if self._error is None:
+                    try:
+                        self._commit(*item)
+                    except BaseException as exc:  # handed to the caller's thread
+                        self._error = exc
+        finally:
+            connections.close_all()
 
 
 def _check_file_and_plan(job: ImportJob) -> None:

@@ -34,7 +34,6 @@ from imports.core.profiles import (
     MAX_HEADER_BYTES,
     ProfileColumns,
     ProfileType,
-    ValidProfile,
     check_profile_key_limit,
     infer_types,
     profile_columns,
@@ -84,7 +83,12 @@ class Importer:
         """Whole-file checks that need the data rows (before any write); returns summary entries."""
         return {}
 
-    def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
+    def check(self, *, job: ImportJob, records: list[Record]) -> object:
+        """The part of a chunk's work that writes nothing. It runs while the previous chunk is
+        being written; ``write`` gets its result."""
+        raise NotImplementedError
+
+    def write(self, *, job: ImportJob, records: list[Record], checked: object) -> ChunkResult:
         raise NotImplementedError
 
 
@@ -108,7 +112,7 @@ class EventImporter(Importer):
             self.user_ids.update(app_user_ids(project, missing))
         return self.user_ids
 
-    def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
+    def check(self, *, job: ImportJob, records: list[Record]) -> tuple[list, list[tuple[Record, ValidEvent]]]:
         failed: list[tuple[Record, list[str]]] = []
         valid: list[tuple[Record, ValidEvent]] = []
         for record in records:
@@ -117,6 +121,10 @@ class EventImporter(Importer):
                 failed.append((record, result))
             else:
                 valid.append((record, result))
+        return failed, valid
+
+    def write(self, *, job: ImportJob, records: list[Record], checked: object) -> ChunkResult:
+        failed, valid = checked  # type: ignore[misc]
         definitions = _event_definitions(job, [event.event_name for _, event in valid])
         recorded: list[ValidEvent] = []
         for record, event in valid:
@@ -177,7 +185,9 @@ class ProfileImporter(Importer):
             "ignored_keys": off,
         }
 
-    def write(self, *, job: ImportJob, records: list[Record]) -> ChunkResult:
+    def check(self, *, job: ImportJob, records: list[Record]) -> tuple[list, dict[int, dict], int]:
+        """Rows checked against the users that exist (a read: profile imports never create users)
+        and merged into one patch per user."""
         types = {name: ProfileType(type_) for name, type_ in job.summary["profile_types"].items()}
         # Keys turned Off are not changed by imports: their columns are left out.
         columns = replace(self.columns, keys={k: i for k, i in self.columns.keys.items() if k in types})
@@ -187,20 +197,21 @@ class ProfileImporter(Importer):
         }
         registered = _registered_user_ids(job.project, candidates)
         failed: list[tuple[Record, list[str]]] = []
-        valid: list[ValidProfile] = []
+        patches: dict[int, dict] = {}
         for record in records:
             result = validate_profile(record, columns, types, registered)
             if isinstance(result, list):
                 failed.append((record, result))
-            else:
-                valid.append(result)
-        if not job.dry_run and valid:
-            patches: dict[int, dict] = {}
-            for profile in valid:  # file order: a later row for the same user wins, key by key
-                patch = patches.setdefault(registered[profile.user_id], {})
-                patch.update((key, to_json_value(value)) for key, value in profile.values.items())
+            else:  # file order: a later row for the same user wins, key by key
+                patch = patches.setdefault(registered[result.user_id], {})
+                patch.update((key, to_json_value(value)) for key, value in result.values.items())
+        return failed, patches, len(records) - len(failed)
+
+    def write(self, *, job: ImportJob, records: list[Record], checked: object) -> ChunkResult:
+        failed, patches, imported = checked  # type: ignore[misc]
+        if not job.dry_run and patches:
             _profiles_merge(patches)
-        return ChunkResult(imported=len(valid), failed=failed)
+        return ChunkResult(imported=imported, failed=failed)
 
 
 IMPORTERS = {ImportJob.Kind.EVENTS: EventImporter, ImportJob.Kind.USER_PROFILES: ProfileImporter}
@@ -210,7 +221,9 @@ def importer_for(job: ImportJob) -> Importer:
     return IMPORTERS[job.kind]()
 
 
-def chunk_commit(*, part: ImportPart, job: ImportJob, importer: Importer, header: Header, records: list[Record]) -> None:
+def chunk_commit(
+    *, part: ImportPart, job: ImportJob, importer: Importer, header: Header, records: list[Record], checked: object
+) -> None:
     """Write one chunk, its row errors and the part's new checkpoint atomically; updates ``part``.
 
     The part row is the lock: a second run of the same part finds the checkpoint moved and stops.
@@ -222,7 +235,7 @@ def chunk_commit(*, part: ImportPart, job: ImportJob, importer: Importer, header
             raise CheckpointMoved
         if job.dry_run:  # a dry run is one part; it keeps its plans in the job's summary
             job = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
-        result = importer.write(job=job, records=records)
+        result = importer.write(job=job, records=records, checked=checked)
         _row_errors_insert(job, importer, header, result.failed)
         locked.rows_done += len(records)
         locked.imported += result.imported
