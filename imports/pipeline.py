@@ -240,8 +240,11 @@ def _check_file_and_plan(job: ImportJob) -> None:
         compressed = isinstance(stream, gzip.GzipFile)
     if counted.rows > MAX_ROWS:
         raise FileFormatError(Message(MESSAGE_TOO_MANY_ROWS, rows=f"{counted.rows:,}"))
-    with _open_at(job, importer, 0) as (stream, header):
-        summary = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
+    if importer.prepare_reads_rows:
+        with _open_at(job, importer, 0) as (stream, header):
+            summary = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
+    else:
+        summary = importer.prepare(job=job, header=header, records=iter(()))
     # Profiles stay whole (a later row for a user must win), so do dry runs (one plan) and gzip
     # (no seeking into it): docs/operations.md.
     splittable = (

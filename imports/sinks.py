@@ -75,6 +75,8 @@ class Importer:
 
     max_header_bytes: int | None = None
     errors_first = False
+    # Whether ``prepare`` reads data rows; if not, the file is not opened again for it.
+    prepare_reads_rows = False
 
     def check_header(self, header: Header) -> None:
         raise NotImplementedError
@@ -145,6 +147,7 @@ class ProfileImporter(Importer):
 
     max_header_bytes = MAX_HEADER_BYTES
     errors_first = True
+    prepare_reads_rows = True  # types of new keys come from the first rows
     columns: ProfileColumns
 
     def check_header(self, header: Header) -> None:

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from imports import selectors, services
+from imports import s3_discovery, selectors, services
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
 from imports.dashboard.progress import job_progress
 from imports.dashboard.reasons import reason_display, sample_values
@@ -27,7 +27,6 @@ JOBS_PER_PAGE = 20
 LIVE_JOBS_MAX = 50
 REASON_GROUPS_SHOWN = 20
 NEW_ITEMS_SHOWN = 100
-S3_FOLDERS = {ImportJob.Kind.EVENTS: "event_bulk_tracking", ImportJob.Kind.USER_PROFILES: "user_profile_bulk_import"}
 TEMPLATES = {
     ImportJob.Kind.EVENTS: "dashboard/events_import.html",
     ImportJob.Kind.USER_PROFILES: "dashboard/profiles_import.html",
@@ -118,7 +117,7 @@ def _import_page_render(request, project, kind, form, status=200, upload_errors=
         "max_upload_text": size_text(settings.DASHBOARD_UPLOAD_MAX_BYTES),
         "too_large_template": too_large_message("{size}"),
         "jobs": jobs,
-        "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{project.app_id}/{S3_FOLDERS[kind]}/",
+        "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{s3_discovery.s3_prefix(project=project, kind=kind)}",
         "s3_access_key": selectors.s3_access_key_active(project=project),
     }
     return project_render(request, TEMPLATES[kind], context, status=status)
