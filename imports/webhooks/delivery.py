@@ -119,10 +119,12 @@ def post(url: str, body: bytes, headers: dict[str, str], *, allow_insecure: bool
             )
             excerpt = response.read(EXCERPT_BYTES, decode_content=False)
             response.close()
+    except urllib3.exceptions.NewConnectionError as exc:  # a subclass of the timeout, for history's sake
+        return Outcome(error=f"connection failed: {str(exc).split(': ', 1)[-1]}"[:255])
     except urllib3.exceptions.TimeoutError:
         return Outcome(error=f"timed out after {settings.WEBHOOKS_TIMEOUT_SECONDS} s")
     except urllib3.exceptions.HTTPError as exc:
-        return Outcome(error=f"connection failed: {_reason(exc)}"[:255])
+        return Outcome(error=f"connection failed: {exc}"[:255])
     outcome = Outcome(status_code=response.status, excerpt=excerpt.decode("utf-8", "replace"))
     if 300 <= response.status < 400:
         outcome.error = f"redirect to {response.headers.get('Location', '?')} not followed"[:255]
@@ -138,11 +140,6 @@ def resolve_checked(host: str, port: int, *, allow_insecure: bool) -> str:
             if refusal := core.address_refusal(address):
                 raise AddressRefused(f"{host} resolves to {address}, a {refusal} address")
     return addresses[0]
-
-
-def _reason(exc: Exception) -> str:
-    reason = getattr(exc, "reason", None) or exc
-    return str(reason)
 
 
 def _record(delivery: WebhookDelivery, outcome: Outcome, started, duration_ms: int) -> str:
