@@ -11,7 +11,7 @@ import socket
 import time
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import urllib3
 from django.conf import settings
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 EXCERPT_BYTES = 512
 USER_AGENT = "Repro-Dashboard-Webhooks/1"
+DEFAULT_PORTS = {"https": 443, "http": 80}
 
 
 @dataclass
@@ -92,54 +93,58 @@ def _attempt(delivery: WebhookDelivery) -> Outcome:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, allow_insecure: bool) -> Outcome:
-    """POST to the URL's host at an address that passed the rule; a network error is an Outcome."""
+    """POST to the URL's host at the addresses that passed the rule, in DNS order, until one
+    connects; a network error is an Outcome."""
     parts = urlsplit(url)
-    https = parts.scheme == "https"
-    port = parts.port or (443 if https else 80)
     try:
-        address = resolve_checked(parts.hostname, port, allow_insecure=allow_insecure)
+        addresses = resolve_checked(parts.hostname, parts.port or DEFAULT_PORTS[parts.scheme], allow_insecure=allow_insecure)
     except socket.gaierror as exc:
         return Outcome(error=f"DNS lookup failed: {exc.strerror or exc}")
+    for address in addresses:
+        try:
+            return _post_to(address, parts, body, headers)
+        except urllib3.exceptions.NewConnectionError as exc:  # a subclass of the timeout, for history's sake
+            error = Outcome(error=f"connection failed: {str(exc).split(': ', 1)[-1]}"[:255])
+        except urllib3.exceptions.TimeoutError:
+            return Outcome(error=f"timed out after {settings.WEBHOOKS_TIMEOUT_SECONDS} s")
+        except urllib3.exceptions.HTTPError as exc:
+            return Outcome(error=f"connection failed: {exc}"[:255])
+    return error
+
+
+def _post_to(address: str, parts: SplitResult, body: bytes, headers: dict[str, str]) -> Outcome:
     timeout = urllib3.Timeout(connect=settings.WEBHOOKS_TIMEOUT_SECONDS, read=settings.WEBHOOKS_TIMEOUT_SECONDS)
     options = {"timeout": timeout, "retries": False, "maxsize": 1}
-    if https:
-        # Connect to the checked address; the certificate is still checked against the name.
+    if parts.scheme == "https":
+        # Connected to the checked address, the certificate is still checked against the name.
         options.update(server_hostname=parts.hostname, assert_hostname=parts.hostname, cert_reqs="CERT_REQUIRED",
                        ca_certs=settings.WEBHOOKS_CA_BUNDLE)
-    pool_class = urllib3.HTTPSConnectionPool if https else urllib3.HTTPConnectionPool
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    host_header = parts.netloc.rsplit("@", 1)[-1]
-    try:
-        with pool_class(address, port, **options) as pool:
-            response = pool.urlopen(
-                "POST", target, body=body, headers={**headers, "Host": host_header}, redirect=False,
-                assert_same_host=False, preload_content=False, decode_content=False,
-            )
-            excerpt = response.read(EXCERPT_BYTES, decode_content=False)
-            response.close()
-    except urllib3.exceptions.NewConnectionError as exc:  # a subclass of the timeout, for history's sake
-        return Outcome(error=f"connection failed: {str(exc).split(': ', 1)[-1]}"[:255])
-    except urllib3.exceptions.TimeoutError:
-        return Outcome(error=f"timed out after {settings.WEBHOOKS_TIMEOUT_SECONDS} s")
-    except urllib3.exceptions.HTTPError as exc:
-        return Outcome(error=f"connection failed: {exc}"[:255])
+        pool_class = urllib3.HTTPSConnectionPool
+    else:
+        pool_class = urllib3.HTTPConnectionPool
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    with pool_class(address, parts.port or DEFAULT_PORTS[parts.scheme], **options) as pool:
+        response = pool.urlopen(
+            "POST", target, body=body, headers={**headers, "Host": parts.netloc}, redirect=False,
+            assert_same_host=False, preload_content=False, decode_content=False,
+        )
+        excerpt = response.read(EXCERPT_BYTES, decode_content=False)
+        response.close()
     outcome = Outcome(status_code=response.status, excerpt=excerpt.decode("utf-8", "replace"))
     if 300 <= response.status < 400:
         outcome.error = f"redirect to {response.headers.get('Location', '?')} not followed"[:255]
     return outcome
 
 
-def resolve_checked(host: str, port: int, *, allow_insecure: bool) -> str:
-    """The first address the name resolves to; every address it resolves to must pass the rule
-    (a name with one private answer among public ones is refused as a whole)."""
-    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+def resolve_checked(host: str, port: int, *, allow_insecure: bool) -> list[str]:
+    """The addresses the name resolves to, in DNS order; every one must pass the rule (a name with
+    one private answer among public ones is refused as a whole)."""
+    addresses = list(dict.fromkeys(info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)))
     if not allow_insecure:
         for address in addresses:
             if refusal := core.address_refusal(address):
                 raise AddressRefused(f"{host} resolves to {address}, a {refusal} address")
-    return addresses[0]
+    return addresses
 
 
 def _record(delivery: WebhookDelivery, outcome: Outcome, started, duration_ms: int) -> str:

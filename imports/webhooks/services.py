@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from django_q.tasks import async_task
 
 from imports.core import webhooks as core
@@ -27,6 +28,10 @@ DEFAULT_EVENTS = [event for event in WebhookEvent.values if event != WebhookEven
 class EndpointLimitReached(Exception):
     """The project already has WEBHOOKS_MAX_PER_PROJECT endpoints."""
 
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
+
 
 class UrlRefused(ValueError):
     """The URL may not be called (a core.URL_* code): not https, a private address, …"""
@@ -34,6 +39,15 @@ class UrlRefused(ValueError):
     def __init__(self, code: str) -> None:
         super().__init__(code)
         self.code = code
+
+
+URL_REFUSAL_TEXTS = {
+    core.URL_NOT_HTTP: _("Enter an https:// URL."),
+    core.URL_NOT_HTTPS: _("Only https:// URLs can be used: requests are signed, and must not be readable on the way."),
+    core.URL_NO_HOST: _("Enter a complete URL with a host name, e.g. https://hooks.example.com/repro."),
+    core.URL_CREDENTIALS: _("Leave the user name and password out of the URL: requests are signed instead."),
+    core.URL_PRIVATE_ADDRESS: _("This address is not on the public internet. Webhooks go to public addresses only."),
+}
 
 
 def insecure_allowed() -> bool:

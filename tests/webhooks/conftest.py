@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ class Answer:
 class Receiver:
     """``answers`` are used in turn, then 200 "ok"; ``requests`` is every request received."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.requests: list[Received] = []
         self.answers: list[Answer] = []
         receiver = self
@@ -53,6 +54,8 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}/hook"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -66,6 +69,23 @@ class Receiver:
 @pytest.fixture
 def receiver():
     server = Receiver()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_receiver(tmp_path, settings):
+    """An https receiver on 127.0.0.1 whose certificate (for "localhost") comes from a test CA the
+    webhooks trust through WEBHOOKS_CA_BUNDLE."""
+    import trustme
+
+    ca = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    bundle = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(bundle))
+    settings.WEBHOOKS_CA_BUNDLE = str(bundle)
+    server = Receiver(tls=context)
     yield server
     server.stop()
 

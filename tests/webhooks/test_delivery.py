@@ -239,7 +239,7 @@ def test_resolver_refuses_a_name_with_any_internal_answer(monkeypatch):
     )
     with pytest.raises(delivery_module.AddressRefused, match="10.0.0.5, a private address"):
         delivery_module.resolve_checked("hooks.example.com", 443, allow_insecure=False)
-    assert delivery_module.resolve_checked("hooks.example.com", 443, allow_insecure=True) == "93.184.215.14"
+    assert delivery_module.resolve_checked("hooks.example.com", 443, allow_insecure=True) == ["93.184.215.14", "10.0.0.5"]
 
 
 def test_slack_endpoint_gets_a_slack_message(import_file, receiver, make_endpoint, run_on_commit):
@@ -301,3 +301,22 @@ def test_test_event_goes_to_an_endpoint_that_is_off(receiver, make_endpoint, run
         "type": "test", "app_id": project.app_id, "job": None, "delivery_id": "", "created_at": ""
     }
     assert docs_verify()(secret, request.body, request.headers["X-Repro-Signature"])
+
+
+def test_https_to_the_checked_address_verifies_the_certificate_for_the_name(tls_receiver, make_endpoint, run_on_commit):
+    endpoint, secret = make_endpoint(f"https://localhost:{tls_receiver.port}/hook")
+    with run_on_commit():
+        services.webhook_test_send(endpoint=endpoint)
+    (request,) = tls_receiver.requests
+    assert docs_verify()(secret, request.body, request.headers["X-Repro-Signature"])
+    assert WebhookAttempt.objects.get().status_code == 200
+
+
+def test_https_certificate_for_another_name_is_refused(tls_receiver, make_endpoint, run_on_commit, settings):
+    settings.WEBHOOKS_MAX_ATTEMPTS = 1
+    endpoint, _ = make_endpoint(f"https://127.0.0.1:{tls_receiver.port}/hook")  # the certificate names localhost
+    with run_on_commit():
+        services.webhook_test_send(endpoint=endpoint)
+    assert tls_receiver.requests == []
+    attempt = WebhookAttempt.objects.get()
+    assert attempt.status_code is None and "doesn't match 'localhost'" in attempt.error
