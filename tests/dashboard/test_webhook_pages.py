@@ -169,3 +169,8 @@ def test_webhook_pages_need_a_login(client, project, endpoint, failed_delivery):
         assert client.get(url).url.startswith(reverse("login")), url
     for url in posts:
         assert client.post(url).url.startswith(reverse("login")), url
+
+
+def test_webhooks_page_in_japanese(alice_client, project, endpoint):
+    html = alice_client.get(page(project), HTTP_ACCEPT_LANGUAGE="ja").content.decode()
+    assert "配信ログ" in html and "テストイベントを送信" in html
