@@ -7,7 +7,7 @@ from django.urls import reverse
 from imports.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from imports.webhooks import services
 from imports.webhooks.signing_secrets import secret_decrypt
-from tests.webhooks.conftest import Answer, Receiver
+from tests.support import Answer
 
 EVENTS = ["import.succeeded", "import.failed"]
 
@@ -18,13 +18,6 @@ def _local_receiver_allowed(settings):
     settings.WEBHOOKS_RETRY_BASE_SECONDS = 0
     settings.WEBHOOKS_MAX_ATTEMPTS = 1
     settings.WEBHOOKS_TIMEOUT_SECONDS = 1
-
-
-@pytest.fixture
-def receiver():
-    server = Receiver()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

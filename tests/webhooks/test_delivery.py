@@ -14,7 +14,7 @@ from imports.core import webhooks as core
 from imports.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from imports.webhooks import delivery as delivery_module
 from imports.webhooks import services
-from tests.webhooks.conftest import Answer
+from tests.support import Answer
 
 HEADER = b"user_id,event_name,event_properties\n"
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "webhooks.md"
