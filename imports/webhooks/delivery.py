@@ -14,6 +14,7 @@ from datetime import timedelta
 from urllib.parse import SplitResult, urlsplit
 
 import urllib3
+from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -57,7 +58,7 @@ def webhook_delivery_send(delivery_id: int) -> str:
 
 def _claim(delivery_id: int) -> WebhookDelivery | None:
     """The pending delivery, marked as being sent by this worker; None if it is not to be sent now
-    (delivered, failed, or another worker is sending it)."""
+    (delivered, failed, not due yet, or another worker is sending it)."""
     stale = timezone.now() - timedelta(seconds=settings.WEBHOOKS_TIMEOUT_SECONDS * 4 + 60)
     with transaction.atomic():
         delivery = WebhookDelivery.objects.select_for_update().select_related("endpoint").filter(pk=delivery_id).first()
@@ -65,6 +66,8 @@ def _claim(delivery_id: int) -> WebhookDelivery | None:
             return None
         if delivery.sending_since and delivery.sending_since > stale:
             return None
+        if delivery.next_attempt_at and delivery.next_attempt_at > timezone.now():
+            return None  # a duplicate of an earlier attempt's task; the retry's own task comes later
         if not delivery.endpoint.enabled and delivery.event != WebhookEvent.TEST:
             _finish(delivery, WebhookDelivery.State.FAILED)
             return None
@@ -80,11 +83,15 @@ def _attempt(delivery: WebhookDelivery) -> Outcome:
     if code := core.url_refusal(endpoint.url, allow_insecure=allow_insecure):
         return Outcome(error=f"not sent: URL refused ({code})", final=True)
     body = delivery.body.encode()
+    try:
+        secret = secret_decrypt(endpoint.secret_encrypted)
+    except InvalidToken:
+        return Outcome(error="not sent: the signing secret cannot be decrypted (SECRET_KEY changed?)", final=True)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         core.DELIVERY_HEADER: str(delivery.delivery_id),
-        core.SIGNATURE_HEADER: core.signature_header(secret_decrypt(endpoint.secret_encrypted), body, int(time.time())),
+        core.SIGNATURE_HEADER: core.signature_header(secret, body, int(time.time())),
     }
     try:
         return post(endpoint.url, body, headers, allow_insecure=allow_insecure)

@@ -4,6 +4,7 @@ import json
 import re
 import socket
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -105,8 +106,10 @@ def test_retry_waits_with_exponential_backoff_on_a_django_q_schedule(
     assert retry.schedule_type == Schedule.ONCE
     assert 25 < (retry.next_run - delivery.attempt_log.get().started_at).total_seconds() < 40
     assert delivery.state == WebhookDelivery.State.PENDING and len(receiver.requests) == 1
+    assert delivery_module.webhook_delivery_send(delivery.pk) == "skipped"  # not due yet
     # What the cluster's scheduler does at next_run: run the task with the schedule's argument.
     retry.delete()
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(next_attempt_at=retry.next_run - timedelta(seconds=31))
     with run_on_commit():
         delivery_module.webhook_delivery_send(delivery.pk)
     second = Schedule.objects.get(func="imports.tasks.webhook_delivery_send")
@@ -320,3 +323,15 @@ def test_https_certificate_for_another_name_is_refused(tls_receiver, make_endpoi
     assert tls_receiver.requests == []
     attempt = WebhookAttempt.objects.get()
     assert attempt.status_code is None and "doesn't match 'localhost'" in attempt.error
+
+
+def test_a_secret_that_no_longer_decrypts_fails_the_delivery_without_sending(
+    receiver, make_endpoint, run_on_commit, settings
+):
+    endpoint, _ = make_endpoint(receiver.url)
+    settings.SECRET_KEY = "rotated-without-fallbacks"
+    with run_on_commit():
+        services.webhook_test_send(endpoint=endpoint)
+    assert receiver.requests == []
+    assert "cannot be decrypted" in WebhookAttempt.objects.get().error
+    assert WebhookDelivery.objects.get().state == WebhookDelivery.State.FAILED
