@@ -2,6 +2,7 @@
 
 import secrets
 import string
+import uuid
 
 from django.conf import settings
 from django.db import models
@@ -353,3 +354,110 @@ class ApiRequestCount(models.Model):
             )
         ]
         indexes = [models.Index(fields=["window_start"], name="api_request_count_window")]
+
+
+# --- Completion webhooks (docs/webhooks.md) -----------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    IMPORT_SUCCEEDED = "import.succeeded", _("Import succeeded")
+    IMPORT_SUCCEEDED_WITH_ERRORS = "import.succeeded_with_errors", _("Import succeeded with errors")
+    IMPORT_FAILED = "import.failed", _("Import failed")
+    DRY_RUN_FINISHED = "dry_run.finished", _("Validation finished")
+    # Sent once undoing an import exists; endpoints can choose it already.
+    UNDO_FINISHED = "undo.finished", _("Undo finished")
+    TEST = "test", _("Test event")
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the project's that is told when imports end.
+
+    The signing secret must be readable to sign each request (HMAC), so unlike API tokens it is
+    kept, encrypted with a key derived from SECRET_KEY (imports/webhooks/signing_secrets.py).
+    """
+
+    class Format(models.TextChoices):
+        JSON = "json", _("JSON (signed)")
+        SLACK = "slack", _("Slack message")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=2000)
+    format = models.CharField(_("format"), max_length=10, choices=Format.choices, default=Format.JSON)
+    enabled = models.BooleanField(_("on"), default=True)
+    events = models.JSONField(_("events"), default=list, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    # Why the endpoint was last turned Off by the app (a 410 answer), shown beside its switch.
+    disabled_reason = models.CharField(_("turned Off because"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self):
+        return f"{self.url} ({self.project.app_id})"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its body is fixed when the event happens, then attempted until
+    the receiver answers 2xx or the attempts run out. At most one per endpoint, event and job."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(_("event"), max_length=40, choices=WebhookEvent.choices)
+    # Sent as X-Repro-Delivery and in the payload: receivers drop a delivery they have already seen.
+    delivery_id = models.UUIDField(_("delivery ID"), unique=True, default=uuid.uuid4, editable=False)
+    body = models.TextField(editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    # Attempts since the delivery was (re)started; the bound WEBHOOKS_MAX_ATTEMPTS applies to these.
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Set while a worker is sending, so a duplicated task does not send the same attempt twice.
+    sending_since = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event", "job"], condition=Q(job__isnull=False), name="webhook_delivery_unique_event"
+            )
+        ]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self):
+        return f"{self.event} → {self.endpoint.url} ({self.delivery_id})"
+
+
+class WebhookAttempt(models.Model):
+    """One request of a delivery, as the delivery log shows it."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("sent"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    status_code = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
+    # The first bytes of the answer, or why there was none (timeout, refused address, …).
+    response_excerpt = models.TextField(_("answer"), blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_unique_number")]
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

@@ -11,6 +11,7 @@ from django.utils import timezone, translation
 
 from imports import selectors
 from imports.models import ImportJob
+from imports.webhooks import services as webhooks
 
 
 def job_finished_notify(*, job: ImportJob) -> int:
@@ -21,6 +22,7 @@ def job_finished_notify(*, job: ImportJob) -> int:
             return 0
         locked.notified_at = timezone.now()
         locked.save(update_fields=["notified_at"])
+    webhooks.job_finished_enqueue(job=locked)
     # Marked first: a crash here loses an email rather than sending duplicates on every retry.
     links = {
         "job_url": settings.SITE_URL + reverse("dashboard:job_detail", args=[locked.project.app_id, locked.pk]),

@@ -1,6 +1,7 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
 from imports import pipeline, s3_discovery
+from imports.webhooks import delivery
 
 
 def import_job_run(job_id: int) -> str:
@@ -17,3 +18,7 @@ def s3_imports_discover() -> int:
 
 def import_jobs_resume_stalled() -> int:
     return pipeline.resume_stalled()
+
+
+def webhook_delivery_send(delivery_id: int) -> str:
+    return delivery.webhook_delivery_send(delivery_id)

@@ -193,6 +193,18 @@ IMPORT_PART_ROWS = _env_int("IMPORT_PART_ROWS", 200_000)
 IMPORT_STALL_SECONDS = _env_int("IMPORT_STALL_SECONDS", 600)
 IMPORT_WATCHDOG_MINUTES = _env_int("IMPORT_WATCHDOG_MINUTES", 1)
 
+# --- Completion webhooks (docs/webhooks.md) --------------------------------------------------
+# http:// URLs and loopback or private addresses are refused unless DEBUG or this is on.
+WEBHOOKS_ALLOW_INSECURE = _env("WEBHOOKS_ALLOW_INSECURE", bool, False)
+WEBHOOKS_MAX_PER_PROJECT = _env_int("WEBHOOKS_MAX_PER_PROJECT", 5)
+# Attempts per delivery; after attempt n fails the next waits WEBHOOKS_RETRY_BASE_SECONDS * 2**(n-1)
+# (0: at once, which the tests use to drive attempts without a clock).
+WEBHOOKS_MAX_ATTEMPTS = _env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
+WEBHOOKS_RETRY_BASE_SECONDS = _env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30, minimum=0)
+WEBHOOKS_TIMEOUT_SECONDS = _env_int("WEBHOOKS_TIMEOUT_SECONDS", 5)
+# Certificates of https receivers are checked against the system's CAs, or this PEM file's.
+WEBHOOKS_CA_BUNDLE = env.str("WEBHOOKS_CA_BUNDLE", default="") or None
+
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:

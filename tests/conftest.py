@@ -7,7 +7,7 @@ import pytest
 from django.contrib.auth import get_user_model
 
 from imports import services
-from tests.support import free_port
+from tests.support import Receiver, free_port
 
 
 @pytest.fixture(autouse=True)
@@ -95,3 +95,11 @@ def redis_url(tmp_path):
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (a free port) that answers as told and records every request."""
+    server = Receiver()
+    yield server
+    server.stop()

@@ -7,7 +7,9 @@ from django.urls import reverse
 
 from imports.models import EventDefinition, ImportJob, ProfileKey
 
-PROJECT_PAGES = ["events_import", "event_settings", "profiles_import", "profile_settings", "credentials", "notifications"]
+PROJECT_PAGES = [
+    "events_import", "event_settings", "profiles_import", "profile_settings", "credentials", "notifications", "webhooks"
+]
 
 
 @pytest.fixture
