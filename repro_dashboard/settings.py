@@ -237,6 +237,7 @@ AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "imports.dashboard.login_throttle.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "imports.dashboard.login_throttle.client_ip"
+AXES_VERBOSE = False  # no banner on every start; failures and lockouts are still logged
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
