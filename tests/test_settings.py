@@ -95,10 +95,14 @@ def documented_production_environment() -> dict[str, str]:
     return {**variables, "SECRET_KEY": secrets.token_urlsafe(50)}
 
 
+def only(**env) -> dict[str, str]:
+    """A subprocess's environment: these variables and nothing of the test run's own."""
+    return {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **env}
+
+
 def deploy_check(**env):
-    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
     command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
-    return subprocess.run(command, cwd=ROOT, env={**clean, **env}, capture_output=True, text=True)
+    return subprocess.run(command, cwd=ROOT, env=only(**env), capture_output=True, text=True)
 
 
 def test_deploy_check_is_clean_with_the_documented_production_settings():
@@ -127,8 +131,7 @@ def https_settings(**env):
         "import json, repro_dashboard.settings as s; print(json.dumps([s.SECURE_SSL_REDIRECT, s.SESSION_COOKIE_SECURE,"
         " s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.SECURE_PROXY_SSL_HEADER]))"
     )
-    clean = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env={**clean, **env}, capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=only(**env), capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
