@@ -11,6 +11,7 @@ from typing import Any, Union
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Swagger
 from ninja.decorators import decorate_view
@@ -123,6 +124,7 @@ def _responses_extra(*counted: int) -> dict[int, Any]:
         "responses": _responses_extra(200, 400, 413, 503),
     },
 )
+@decorate_view(never_cache)  # the pre-signed URL is a credential until it expires
 @rate_limited(FEATURE_PROFILE_BULK_IMPORT)
 def bulk_import_v3(request: HttpRequest) -> HttpResponse:
     if not s3.is_configured():
