@@ -1,4 +1,4 @@
-"""Small helpers shared by tests that start servers of their own."""
+"""Small helpers shared by tests that start servers of their own or look into the database."""
 
 from __future__ import annotations
 
@@ -70,3 +70,16 @@ class Receiver:
     def stop(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+def database_text() -> str:
+    """Every value of every table as text, with sessions decoded (their data is stored encoded)."""
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+
+    values = []
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names():
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            for row in cursor.fetchall():
+                values += [bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else str(v) for v in row]
+    values += [str(session.get_decoded()) for session in Session.objects.all()]
+    return "\n".join(values)

@@ -9,9 +9,11 @@ from __future__ import annotations
 import functools
 from typing import Any, Union
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.decorators import decorate_view
 
 from imports import s3
@@ -39,6 +41,18 @@ class Api(NinjaAPI):
         return "/"
 
 
+def _docs_switch(view):
+    """The docs page and the OpenAPI document exist only while the API_DOCS setting is on."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.API_DOCS:
+            raise Http404("The API documentation is turned off on this server.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 api = Api(
     title="Repro API: User Profile Bulk Import",
     version="3",
@@ -50,6 +64,10 @@ api = Api(
     ),
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",
+    # Swagger UI from django-ninja's bundled static files ("ninja" is an installed app), and without
+    # its online validator, so the page loads nothing from any other host.
+    docs=Swagger(settings={"validatorUrl": None}),
+    docs_decorator=_docs_switch,
     urls_namespace="api",
     auth=ReproToken(),
 )
@@ -106,6 +124,7 @@ def _responses_extra(*counted: int) -> dict[int, Any]:
         "responses": _responses_extra(200, 400, 413, 503),
     },
 )
+@decorate_view(never_cache)  # the pre-signed URL is a credential until it expires
 @rate_limited(FEATURE_PROFILE_BULK_IMPORT)
 def bulk_import_v3(request: HttpRequest) -> HttpResponse:
     if not s3.is_configured():

@@ -22,10 +22,14 @@ __all__ = [
     "error_line",
     "event_error_header",
     "original_values",
+    "reasons_cell",
     "write_error_csv",
 ]
 
 REASON_SEPARATOR = "; "
+# A spreadsheet may run a cell that starts with one of these as a formula (CWE-1236). The reasons
+# are ours, so their cell gets a leading apostrophe; data cells stay as sent, to upload again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 
@@ -75,8 +79,14 @@ def write_error_csv(
 def error_line(values: Sequence[str], reasons: Sequence[str], header: Sequence[str], *, errors_first: bool) -> bytes:
     """One failed row as an encoded line of the error CSV, ready to store and concatenate."""
     kept = original_values(values, header)
-    joined = REASON_SEPARATOR.join(reasons)
+    joined = reasons_cell(reasons)
     return encode_row([joined, *kept] if errors_first else [*kept, joined])
+
+
+def reasons_cell(reasons: Sequence[str]) -> str:
+    """The REPRO_ERRORS cell: the reasons joined, never starting like a formula."""
+    joined = REASON_SEPARATOR.join(reasons)
+    return "'" + joined if joined.startswith(FORMULA_STARTS) else joined
 
 
 def encode_row(fields: Sequence[str]) -> bytes:

@@ -51,15 +51,18 @@ def project_home(request, project):
     return redirect("dashboard:events_import", app_id=project.app_id)
 
 
+# Every page of credentials is never_cache (Cache-Control: no-store): a new token or secret is shown
+# only in the answer to the POST that made it, which no cache or back button may keep.
+@never_cache
 @member_view
 def credentials(request, project):
     return _credentials_page(request, project)
 
 
-def _credentials_page(request, project, new_s3_key=None):
+def _credentials_page(request, project, new_token=None, new_s3_key=None):
     context = {
         "api_token": getattr(project, "api_token", None),
-        "new_token": request.session.pop("new_api_token", None),
+        "new_token": new_token,
         "s3_configured": s3.is_configured(),
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{project.app_id}/",
         "s3_access_keys": project.s3_access_keys.filter(revoked_at__isnull=True),
@@ -68,13 +71,14 @@ def _credentials_page(request, project, new_s3_key=None):
     return project_render(request, "dashboard/credentials.html", context)
 
 
+@never_cache
 @require_POST
 @member_view
 def api_token_reissue(request, project):
-    # The full token survives exactly one page view: the redirect target pops it from the session.
-    request.session["new_api_token"] = services.api_token_reissue(project=project, by=request.user)
+    """Answers the POST with the page itself: the token must not pass through the session (stored)."""
+    token = services.api_token_reissue(project=project, by=request.user)
     messages.success(request, _("A new API token was issued. The previous token no longer works."))
-    return redirect("dashboard:credentials", app_id=project.app_id)
+    return _credentials_page(request, project, new_token=token)
 
 
 @never_cache

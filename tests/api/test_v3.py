@@ -86,6 +86,12 @@ def test_response_and_its_headers_are_exactly_the_seeds_shape(api, s3_bucket):
     assert (reply.headers["X-RateLimit-Limit"], reply.headers["X-RateLimit-Remaining"]) == ("10", "9")
 
 
+def test_answer_with_the_pre_signed_url_is_never_stored_by_a_cache(api, s3_bucket):
+    reply = api(PATH, request_body(), content_type="application/json")
+    assert reply.status == 200
+    assert "no-store" in reply.headers["Cache-Control"]
+
+
 def test_upload_with_the_given_headers_is_imported_end_to_end(
     start, project, registered, django_capture_on_commit_callbacks
 ):

@@ -1,14 +1,18 @@
 import io
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from imports.core.errors_csv import (
     ERRORS_COLUMN,
+    FORMULA_STARTS,
+    REASON_SEPARATOR,
     encode_row,
     error_line,
     event_error_header,
     original_values,
+    reasons_cell,
     write_error_csv,
 )
 from imports.core.events import ValidEvent, event_columns, validate_event
@@ -134,3 +138,21 @@ def test_values_survive_read_write_read(lines: list[list[str]], errors_first: bo
         kept = original_values(before.values, header)
         reason = f"row {before.number}"
         assert after.values == ([reason, *kept] if errors_first else [*kept, reason])
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_reasons_that_start_like_a_formula_are_made_text_and_data_cells_are_kept(start) -> None:
+    data = f"user_id,event_name,event_properties\n{start}u1,{start}buy,\n".encode()
+    out = error_csv(data, errors_first=True, reasons=[f"{start}key should be integer", "other"])
+    header, records = read_file(out)
+    reasons, *values = records[0].values
+    assert reasons == f"'{start}key should be integer; other"
+    assert values == [f"{start}u1", f"{start}buy", ""]
+
+
+@given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=3))
+def test_the_reasons_cell_never_starts_like_a_formula(reasons: list[str]) -> None:
+    joined = REASON_SEPARATOR.join(reasons)
+    cell = reasons_cell(reasons)
+    assert not cell.startswith(FORMULA_STARTS)
+    assert cell in (joined, "'" + joined)

@@ -32,6 +32,14 @@ def test_row_errors_are_grouped_by_reason_with_counts_and_first_rows(alice_clien
     assert 'href="/p/%s/jobs/%s/errors.csv"' % (job.project.app_id, job.pk) in response.content.decode()
 
 
+def test_job_page_says_the_error_csv_holds_the_data_as_sent(alice_client, import_file):
+    failed_rows, _ = import_file(HEADER + b"=1+2,signup,not json\n")
+    note = "The error CSV holds your own data exactly as it was sent, unchanged"
+    assert note in detail(alice_client, failed_rows).content.decode()
+    clean, _ = import_file(HEADER + b"u1,signup,\n")
+    assert not clean.error_csv_key and note not in detail(alice_client, clean).content.decode()
+
+
 def test_a_row_with_several_reasons_counts_in_each(alice_client, import_file):
     job, _ = import_file(HEADER + b",___repro___x,not json\n")
     groups = {g.reason: g.rows for g in detail(alice_client, job).context["reason_groups"]}
