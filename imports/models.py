@@ -8,6 +8,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from imports.core.limits import MAX_NAME_CHARS
+from imports.core.profiles import MAX_KEY_CHARS
 from imports.messages import translate
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -237,8 +239,8 @@ class ImportRowError(models.Model):
 
 class EventDefinition(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="event_definitions")
-    name = models.CharField(_("name"), max_length=191)
-    display_name = models.CharField(_("display name"), max_length=191)
+    name = models.CharField(_("name"), max_length=MAX_NAME_CHARS)
+    display_name = models.CharField(_("display name"), max_length=MAX_NAME_CHARS)
     enabled = models.BooleanField(_("on"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by_job = models.ForeignKey(
@@ -259,7 +261,7 @@ class AppUser(models.Model):
     """A user of the analysed app; ``profile`` holds custom profile values as typed JSON."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="app_users")
-    user_id = models.CharField(_("user ID"), max_length=191)
+    user_id = models.CharField(_("user ID"), max_length=MAX_NAME_CHARS)
     profile = models.JSONField(_("profile"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -304,7 +306,7 @@ class ProfileKey(models.Model):
         DATETIME = "datetime", _("datetime")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_keys")
-    name = models.CharField(_("key"), max_length=255)
+    name = models.CharField(_("key"), max_length=MAX_KEY_CHARS)
     type = models.CharField(_("type"), max_length=10, choices=Type.choices)
     enabled = models.BooleanField(_("on"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

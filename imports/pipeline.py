@@ -31,14 +31,20 @@ from django.utils import timezone
 from imports import notifications, services, sinks, sources
 from imports.api import v3
 from imports.core import errors_csv
-from imports.core.reader import FileFormatError, Message, Record, iter_records, open_decompressed, read_header, scan
+from imports.core.limits import MAX_ROWS, MESSAGE_INTERNAL_ERROR, check_row_count
+from imports.core.reader import (
+    FileFormatError,
+    Message,
+    Record,
+    iter_records,
+    open_decompressed,
+    read_header,
+    scan,
+    skip_to,
+)
 from imports.models import ImportJob, ImportPart
 
 logger = logging.getLogger(__name__)
-
-MAX_ROWS = 1_000_000
-MESSAGE_TOO_MANY_ROWS = "too many rows: {rows} (limit 1,000,000)"
-MESSAGE_INTERNAL_ERROR = "The import stopped because of an internal error. Please try again or contact support."
 
 
 def run(job_id: int, progress: Callable[[ImportJob], None] | None = None, inline: bool = True) -> ImportJob:
@@ -238,8 +244,7 @@ def _check_file_and_plan(job: ImportJob) -> None:
     with _open_at(job, importer, 0) as (stream, header):
         counted = scan(stream, start=header.end, every=settings.IMPORT_PART_ROWS, max_rows=MAX_ROWS)
         compressed = isinstance(stream, gzip.GzipFile)
-    if counted.rows > MAX_ROWS:
-        raise FileFormatError(Message(MESSAGE_TOO_MANY_ROWS, rows=f"{counted.rows:,}"))
+    check_row_count(counted.rows)
     if importer.prepare_reads_rows:
         with _open_at(job, importer, 0) as (stream, header):
             summary = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
@@ -313,16 +318,6 @@ def _open_at(job: ImportJob, importer: sinks.Importer, offset: int) -> Iterator[
         header = read_header(stream, max_bytes=importer.max_header_bytes)
         importer.check_header(header)
         if offset > header.end:
-            _skip_to(stream, header.end, offset)
+            skip_to(stream, header.end, offset)
         yield stream, header
 
-
-def _skip_to(stream: BinaryIO, position: int, offset: int) -> None:
-    if stream.seekable():
-        stream.seek(offset)
-        return
-    while position < offset:
-        block = stream.read(min(1 << 20, offset - position))
-        if not block:
-            raise FileFormatError(Message("the file changed while it was being imported"))
-        position += len(block)

@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from imports.core.limits import MAX_NAME_CHARS
 from imports.credentials import TOKEN_PREFIX_CHARS, api_token_digest, api_token_generate
 from imports import selectors, sources
 from imports.models import (
@@ -192,7 +193,7 @@ def profile_key_set_enabled(*, key: ProfileKey, enabled: bool) -> ProfileKey:
 
 def event_definition_rename(*, definition: EventDefinition, display_name: str) -> EventDefinition:
     """A blank display name goes back to the event's name (its default, SPEC 3)."""
-    definition.display_name = display_name.strip()[:191] or definition.name
+    definition.display_name = display_name.strip()[:MAX_NAME_CHARS] or definition.name
     definition.save(update_fields=["display_name"])
     return definition
 

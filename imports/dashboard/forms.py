@@ -9,6 +9,8 @@ from django.conf import settings
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
+from imports.core.limits import MAX_NAME_CHARS
+
 
 def size_text(size: int) -> str:
     """Django's file size in words, without a trailing ".0" ("150 MB", "151.5 MB")."""
@@ -43,7 +45,7 @@ class ImportUploadForm(forms.Form):
 
 
 class DisplayNameForm(forms.Form):
-    display_name = forms.CharField(max_length=191, required=False)
+    display_name = forms.CharField(max_length=MAX_NAME_CHARS, required=False)
 
 
 class NotificationsForm(forms.Form):

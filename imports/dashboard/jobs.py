@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from imports import s3_discovery, selectors, services
+from imports.core.limits import MAX_ROWS
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
 from imports.dashboard.progress import job_progress
 from imports.dashboard.reasons import reason_display, sample_values
@@ -115,6 +116,7 @@ def _import_page_render(request, project, kind, form, status=200, upload_errors=
         "upload_errors": upload_errors,
         "max_upload_bytes": settings.DASHBOARD_UPLOAD_MAX_BYTES,
         "max_upload_text": size_text(settings.DASHBOARD_UPLOAD_MAX_BYTES),
+        "max_rows": f"{MAX_ROWS:,}",
         "too_large_template": too_large_message("{size}"),
         "jobs": jobs,
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{s3_discovery.s3_prefix(project=project, kind=kind)}",
