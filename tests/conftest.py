@@ -5,6 +5,7 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from imports import services
 from tests.support import free_port
@@ -14,6 +15,13 @@ from tests.support import free_port
 def _media_root(settings, tmp_path):
     """Each test stores files in its own folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware leaves a request's language active on the thread; the next test starts without it."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
