@@ -9,6 +9,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from imports.core.limits import MAX_NAME_CHARS
+from imports.core.profiles import MAX_KEY_CHARS
 from imports.messages import translate
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -137,9 +139,20 @@ class ImportJob(models.Model):
     parts_total = models.PositiveIntegerField(_("parts"), default=0)
     parts_done = models.PositiveIntegerField(_("parts done"), default=0)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    # What the job found and planned, beyond its counts: set by jobs.import_job_plan and chunk_commit.
+    error_header = models.JSONField(_("error CSV header"), default=list, blank=True)
+    profile_key_types = models.JSONField(_("profile key types"), default=dict, blank=True)  # without keys turned Off
+    new_profile_keys = models.JSONField(_("new profile keys"), default=list, blank=True)
+    ignored_profile_keys = models.JSONField(_("profile keys turned off"), default=list, blank=True)
+    planned_events = models.JSONField(_("planned events"), default=dict, blank=True)  # a dry run's: name -> On
+    dry_run_job = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("validated in")
+    )
     error_csv_key = models.CharField(_("error CSV"), max_length=1024, blank=True)
     failure_message = models.TextField(_("failure message"), blank=True)
+    # The same failure as a template and its parameters, to show it in the reader's language.
+    failure_template = models.TextField(blank=True)
+    failure_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -169,14 +182,13 @@ class ImportJob(models.Model):
     @property
     def failure_text(self) -> str:
         """The file-level failure in the active language (the English text is kept in failure_message)."""
-        failure = self.summary.get("failure")
-        if not failure:
+        if not self.failure_template:
             return self.failure_message
-        return translate(failure["template"], failure["params"])
+        return translate(self.failure_template, self.failure_params)
 
     @property
     def profile_types(self) -> list[tuple[str, str]]:
-        return sorted(self.summary.get("profile_types", {}).items())
+        return sorted(self.profile_key_types.items())
 
     @property
     def duration(self):
@@ -222,6 +234,21 @@ class ImportPart(models.Model):
         return f"job {self.job_id} part {self.index}"
 
 
+class DirectUpload(models.Model):
+    """An API v3 job's upload (SPEC 6): the content type its URL was signed for, until when an upload
+    is accepted, and what arrived. Size and checksum declared by the request are on the job."""
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, primary_key=True, related_name="direct_upload")
+    content_type = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    accept_until = models.DateTimeField()  # expires_at plus a grace for clock skew
+    size = models.BigIntegerField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"upload of job {self.job_id}"
+
+
 class ImportRowError(models.Model):
     """A failed data row: its reasons, and its line of the error CSV (original bytes, reasons added)."""
 
@@ -238,8 +265,8 @@ class ImportRowError(models.Model):
 
 class EventDefinition(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="event_definitions")
-    name = models.CharField(_("name"), max_length=191)
-    display_name = models.CharField(_("display name"), max_length=191)
+    name = models.CharField(_("name"), max_length=MAX_NAME_CHARS)
+    display_name = models.CharField(_("display name"), max_length=MAX_NAME_CHARS)
     enabled = models.BooleanField(_("on"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by_job = models.ForeignKey(
@@ -260,7 +287,7 @@ class AppUser(models.Model):
     """A user of the analysed app; ``profile`` holds custom profile values as typed JSON."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="app_users")
-    user_id = models.CharField(_("user ID"), max_length=191)
+    user_id = models.CharField(_("user ID"), max_length=MAX_NAME_CHARS)
     profile = models.JSONField(_("profile"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -305,7 +332,7 @@ class ProfileKey(models.Model):
         DATETIME = "datetime", _("datetime")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_keys")
-    name = models.CharField(_("key"), max_length=255)
+    name = models.CharField(_("key"), max_length=MAX_KEY_CHARS)
     type = models.CharField(_("type"), max_length=10, choices=Type.choices)
     enabled = models.BooleanField(_("on"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)

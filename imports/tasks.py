@@ -1,6 +1,6 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
-from imports import pipeline, s3_discovery
+from imports import jobs, pipeline, s3_discovery
 from imports.webhooks import delivery
 
 
@@ -17,7 +17,7 @@ def s3_imports_discover() -> int:
 
 
 def import_jobs_resume_stalled() -> int:
-    return pipeline.resume_stalled()
+    return jobs.import_jobs_resume_stalled()
 
 
 def webhook_delivery_send(delivery_id: int) -> str:

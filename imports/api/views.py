@@ -16,11 +16,11 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Swagger
 from ninja.decorators import decorate_view
 
-from imports import s3
+from imports import direct_uploads, s3
 from imports.api import errors, schemas, v2, v3
 from imports.api.auth import ReproToken
 from imports.api.ratelimit import LIMIT, WINDOW_SECONDS, rate_limited
-from imports.dashboard.uploads import content_length
+from imports.http import content_length
 from imports.models import ImportJob
 from imports.s3_discovery import s3_prefix
 
@@ -109,7 +109,7 @@ def _responses_extra(*counted: int) -> dict[int, Any]:
     summary="Get a pre-signed URL to upload a CSV of user profiles",
     description=(
         "First of the two requests of v3. Then PUT the file to `direct_upload.url` with exactly the headers "
-        f"in `direct_upload.headers`, within {v3.URL_SECONDS // 60} minutes. The import starts when the file "
+        f"in `direct_upload.headers`, within {direct_uploads.URL_SECONDS // 60} minutes. The import starts when the file "
         "has arrived and its size and MD5 match what this request declared; members are emailed the result. "
         "Answers 503 when the server keeps no files in Amazon S3."
     ),
@@ -133,7 +133,7 @@ def bulk_import_v3(request: HttpRequest) -> HttpResponse:
         raise errors.ApiError(errors.payload_too_large())
     upload_request = v3.upload_request_parse(request.body)
     project = request.auth.project
-    _, direct_upload = v3.direct_upload_start(
+    _, direct_upload = direct_uploads.direct_upload_start(
         project=project,
         prefix=s3_prefix(project=project, kind=ImportJob.Kind.USER_PROFILES),
         request=upload_request,

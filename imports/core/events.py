@@ -7,6 +7,8 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from imports.core.i18n import gettext_noop
+from imports.core.limits import MAX_NAME_CHARS
 from imports.core.reader import (
     ERRORS_COLUMN,
     MESSAGE_DUPLICATE_COLUMNS,
@@ -22,31 +24,30 @@ from imports.core.reader import (
 )
 
 EVENT_COLUMNS = ("user_id", "event_name", "event_properties")
-MAX_NAME_CHARS = 191  # user_id and event_name
 RESERVED_PREFIX = "___repro___"
 MAX_PROPERTY_KEY_CHARS = 48
 MAX_PROPERTY_VALUE_CHARS = 191
 MAX_PROPERTIES_BYTES = 10_240
 
-MESSAGE_UNKNOWN_COLUMN = "unknown column: {name}"
-MESSAGE_MISSING_COLUMNS = "missing columns: {names}"
-MESSAGE_TOO_FEW_VALUES = "too few values"
-MESSAGE_USER_ID_INVALID = "'user_id' is invalid"
-MESSAGE_EVENT_NAME_INVALID = "'event_name' is invalid"
+MESSAGE_UNKNOWN_COLUMN = gettext_noop("unknown column: {name}")
+MESSAGE_MISSING_COLUMNS = gettext_noop("missing columns: {names}")
+MESSAGE_TOO_FEW_VALUES = gettext_noop("too few values")
+MESSAGE_USER_ID_INVALID = gettext_noop("'user_id' is invalid")
+MESSAGE_EVENT_NAME_INVALID = gettext_noop("'event_name' is invalid")
 # `why` is itself a Message built from one of the WHY_ templates.
-MESSAGE_PROPERTIES_INVALID = "'event_properties' is invalid: {why}"
-WHY_NOT_UTF8 = "not valid UTF-8"
-WHY_TOO_LARGE = "over {limit} bytes"
-WHY_NOT_JSON = "not valid JSON"
-WHY_NOT_OBJECT = "must be a JSON object"
-WHY_DUPLICATE_KEY = "duplicate key '{key}'"
-WHY_KEY_TOO_LONG = "key '{key}…' is longer than {limit} characters"
-WHY_KEY_UNSTORABLE = "key '{key}' contains a character that cannot be stored"
-WHY_VALUE_NOT_STRING = "value of '{key}' must be a string"
-WHY_VALUE_TOO_LONG = "value of '{key}' is longer than {limit} characters"
-WHY_VALUE_UNSTORABLE = "value of '{key}' contains a character that cannot be stored"
-MESSAGE_EVENT_OFF = "event '{name}' is turned off"
-MESSAGE_EVENT_LIMIT = "event limit reached: '{name}' was added turned off"
+MESSAGE_PROPERTIES_INVALID = gettext_noop("'event_properties' is invalid: {why}")
+WHY_NOT_UTF8 = gettext_noop("not valid UTF-8")
+WHY_TOO_LARGE = gettext_noop("over {limit} bytes")
+WHY_NOT_JSON = gettext_noop("not valid JSON")
+WHY_NOT_OBJECT = gettext_noop("must be a JSON object")
+WHY_DUPLICATE_KEY = gettext_noop("duplicate key '{key}'")
+WHY_KEY_TOO_LONG = gettext_noop("key '{key}…' is longer than {limit} characters")
+WHY_KEY_UNSTORABLE = gettext_noop("key '{key}' contains a character that cannot be stored")
+WHY_VALUE_NOT_STRING = gettext_noop("value of '{key}' must be a string")
+WHY_VALUE_TOO_LONG = gettext_noop("value of '{key}' is longer than {limit} characters")
+WHY_VALUE_UNSTORABLE = gettext_noop("value of '{key}' contains a character that cannot be stored")
+MESSAGE_EVENT_OFF = gettext_noop("event '{name}' is turned off")
+MESSAGE_EVENT_LIMIT = gettext_noop("event limit reached: '{name}' was added turned off")
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from decimal import Decimal
 from enum import Enum
 from itertools import islice
 
+from imports.core.i18n import gettext_noop
 from imports.core.reader import (
     ERRORS_COLUMN,
     MESSAGE_DUPLICATE_COLUMNS,
@@ -33,14 +34,14 @@ INT64_MAX = 2**63 - 1
 USER_ID = "user_id"
 _KEY_SHOWN_CHARS = 32  # of an over-long key, in its message
 
-MESSAGE_NOT_UTF8 = "{key} should be UTF-8"
-MESSAGE_KEY_TOO_LONG = "{key}… is longer than {limit} characters"
-MESSAGE_USER_ID_REQUIRED = "user_id column is required"
-MESSAGE_SHOULD_BE_INTEGER = "{key} should be integer"
-MESSAGE_SHOULD_BE_DECIMAL = "{key} should be decimal"
-MESSAGE_SHOULD_BE_DATETIME = "{key} should be iso8601 format"
-MESSAGE_UNREGISTERED_USER = "user_id is unregistered user"
-MESSAGE_PROFILE_LIMIT = "This app has exceeded the limit of enabled user profile({limit})"
+MESSAGE_NOT_UTF8 = gettext_noop("{key} should be UTF-8")
+MESSAGE_KEY_TOO_LONG = gettext_noop("{key}… is longer than {limit} characters")
+MESSAGE_USER_ID_REQUIRED = gettext_noop("user_id column is required")
+MESSAGE_SHOULD_BE_INTEGER = gettext_noop("{key} should be integer")
+MESSAGE_SHOULD_BE_DECIMAL = gettext_noop("{key} should be decimal")
+MESSAGE_SHOULD_BE_DATETIME = gettext_noop("{key} should be iso8601 format")
+MESSAGE_UNREGISTERED_USER = gettext_noop("user_id is unregistered user")
+MESSAGE_PROFILE_LIMIT = gettext_noop("This app has exceeded the limit of enabled user profile({limit})")
 
 _INTEGER = re.compile(r"-?[0-9]+")
 _DECIMAL = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")

@@ -19,22 +19,25 @@ from dataclasses import dataclass
 from functools import partial
 from typing import BinaryIO
 
+from imports.core.i18n import gettext_noop
+
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
 ERRORS_COLUMN = "REPRO_ERRORS"
 # Far above any sensible row; it only bounds memory when a quote is never closed.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
-MESSAGE_EMPTY_FILE = "empty file"
-MESSAGE_NO_NEWLINE = "newline character not found"
-MESSAGE_HEADER_TOO_LARGE = "header size over {max_bytes} bytes"
-MESSAGE_CORRUPT = "file maybe corrupt"
-MESSAGE_UNTERMINATED_QUOTE = "unterminated quoted field starting on line {line}"
-MESSAGE_ROW_TOO_LARGE = "row starting on line {line} is over {limit} bytes"
+MESSAGE_EMPTY_FILE = gettext_noop("empty file")
+MESSAGE_NO_NEWLINE = gettext_noop("newline character not found")
+MESSAGE_HEADER_TOO_LARGE = gettext_noop("header size over {max_bytes} bytes")
+MESSAGE_CORRUPT = gettext_noop("file maybe corrupt")
+MESSAGE_UNTERMINATED_QUOTE = gettext_noop("unterminated quoted field starting on line {line}")
+MESSAGE_ROW_TOO_LARGE = gettext_noop("row starting on line {line} is over {limit} bytes")
 # Header and row messages shared by both kinds of import.
-MESSAGE_EMPTY_COLUMNS = "empty columns"
-MESSAGE_DUPLICATE_COLUMNS = "duplicate columns {names}"
-MESSAGE_TOO_MANY_VALUES = "too many values"
+MESSAGE_EMPTY_COLUMNS = gettext_noop("empty columns")
+MESSAGE_DUPLICATE_COLUMNS = gettext_noop("duplicate columns {names}")
+MESSAGE_TOO_MANY_VALUES = gettext_noop("too many values")
+MESSAGE_FILE_CHANGED = gettext_noop("the file changed while it was being imported")
 
 # Raised by gzip while decompressing a truncated or damaged stream.
 _CORRUPT_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
@@ -172,6 +175,18 @@ def read_header(stream: BinaryIO, *, max_bytes: int | None = None) -> Header:
     text = body.decode("utf-8", "surrogateescape")
     names = _split_fields(text) if text else []
     return Header(names=names, end=len(line), bad_utf8=[name for name in names if has_bad_utf8(name)])
+
+
+def skip_to(stream: BinaryIO, position: int, offset: int) -> None:
+    """Move ``stream`` from ``position`` to ``offset``: a seek when it can, else by reading (gzip)."""
+    if stream.seekable():
+        stream.seek(offset)
+        return
+    while position < offset:
+        block = stream.read(min(1 << 20, offset - position))
+        if not block:
+            raise FileFormatError(Message(MESSAGE_FILE_CHANGED))
+        position += len(block)
 
 
 @dataclass(slots=True)

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from imports.models import WebhookEndpoint, WebhookEvent
 from imports.webhooks import services as webhooks
+from imports.core.limits import MAX_NAME_CHARS
 
 
 def size_text(size: int) -> str:
@@ -46,7 +47,7 @@ class ImportUploadForm(forms.Form):
 
 
 class DisplayNameForm(forms.Form):
-    display_name = forms.CharField(max_length=191, required=False)
+    display_name = forms.CharField(max_length=MAX_NAME_CHARS, required=False)
 
 
 class NotificationsForm(forms.Form):

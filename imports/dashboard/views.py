@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -65,7 +65,7 @@ def _credentials_page(request, project, new_token=None, new_s3_key=None):
         "new_token": new_token,
         "s3_configured": s3.is_configured(),
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{project.app_id}/",
-        "s3_access_keys": project.s3_access_keys.filter(revoked_at__isnull=True),
+        "s3_access_keys": selectors.s3_access_key_list_active(project=project),
         "new_s3_key": new_s3_key,
     }
     return project_render(request, "dashboard/credentials.html", context)
@@ -100,7 +100,7 @@ def s3_access_key_issue(request, project):
 @require_POST
 @member_view
 def s3_access_key_revoke(request, project, access_key_id):
-    key = get_object_or_404(project.s3_access_keys, access_key_id=access_key_id, revoked_at__isnull=True)
+    key = selectors.s3_access_key_get_active(project=project, access_key_id=access_key_id)
     try:
         credentials_services.s3_access_key_revoke(key=key)
     except (BotoCoreError, ClientError):

@@ -163,7 +163,7 @@ def test_validate_only_then_import_the_same_file(alice_client, alice, import_fil
     real = ImportJob.objects.get(dry_run=False)
     assert response.url == reverse("dashboard:job_detail", args=[project.app_id, real.pk])
     assert (real.storage_key, real.file_name, real.byte_size) == (dry_run.storage_key, "e.csv", dry_run.byte_size)
-    assert (real.created_by, real.summary["dry_run_job"]) == (alice, dry_run.pk)
+    assert (real.created_by, real.dry_run_job_id) == (alice, dry_run.pk)
     real.refresh_from_db()
     assert (real.state, real.imported, real.failed) == ("succeeded_with_errors", 1, 1)
     assert TrackedEvent.objects.count() == 1
@@ -193,7 +193,8 @@ def test_profile_validation_report_lists_types_and_new_keys(alice_client, projec
         dry_run=True,
         state=ImportJob.State.SUCCEEDED,
         finished_at=timezone.now(),
-        summary={"profile_types": {"plan": "string", "points": "int"}, "new_profile_keys": ["points"]},
+        profile_key_types={"plan": "string", "points": "int"},
+        new_profile_keys=["points"],
     )
     response = detail(alice_client, job)
     assert response.context["profile_keys"] == [("plan", "string", False), ("points", "int", True)]

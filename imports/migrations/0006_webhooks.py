@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('imports', '0004_api_request_count'),
+        ('imports', '0005_import_job_record'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
