@@ -4,9 +4,14 @@ valid event, and which new event definitions get turned on."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from operator import itemgetter
+from typing import Annotated
 
+import msgspec
+
+from imports.core.chunks import Chunk, Row
 from imports.core.reader import (
     ERRORS_COLUMN,
     MESSAGE_DUPLICATE_COLUMNS,
@@ -87,7 +92,81 @@ def event_columns(header: Header) -> EventColumns:
     )
 
 
-def validate_event(record: Record, columns: EventColumns) -> ValidEvent | list[str]:
+@dataclass(slots=True)
+class CheckedEvents:
+    """A chunk's rows checked: the valid events as columns (what COPY wants, with no object per
+    row), and the failed rows with every reason. Both in file order; rows are chunk indexes."""
+
+    rows: list[int] = field(default_factory=list)
+    user_ids: list[str] = field(default_factory=list)
+    event_names: list[str] = field(default_factory=list)
+    properties: list[dict[str, str]] = field(default_factory=list)
+    properties_json: list[str] = field(default_factory=list)  # as written; "{}" for an empty field
+    failed: list[tuple[int, list[str]]] = field(default_factory=list)
+
+    def events(self) -> Iterator[tuple[int, ValidEvent]]:
+        for row, *event in zip(self.rows, self.user_ids, self.event_names, self.properties, self.properties_json):
+            yield row, ValidEvent(*event)
+
+
+# A typed C decoder checks the common case (an object of short strings) in one call; duplicate
+# keys, escapes, raw control characters and the byte limit are left to `validate_event`.
+_PROPERTIES = msgspec.json.Decoder(
+    dict[
+        Annotated[str, msgspec.Meta(max_length=MAX_PROPERTY_KEY_CHARS)],
+        Annotated[str, msgspec.Meta(max_length=MAX_PROPERTY_VALUE_CHARS)],
+    ]
+)
+_SURELY_SMALL_CHARS = MAX_PROPERTIES_BYTES // 4  # a UTF-8 character is at most 4 bytes
+
+
+def check_events(chunk: Chunk, columns: EventColumns) -> CheckedEvents:
+    """Every row of `chunk` checked exactly as `validate_event` checks it, at C speed for rows
+    that pass: only a row the fast checks cannot accept goes through `validate_event`, which
+    then gives the same event or the precise reasons."""
+    checked = CheckedEvents()
+    fields = itemgetter(columns.user_id, columns.event_name, columns.event_properties)
+    width = columns.width
+    decode = _PROPERTIES.decode
+    bad_utf8 = chunk.bad_utf8
+    add_row, add_user_id, add_event_name = checked.rows.append, checked.user_ids.append, checked.event_names.append
+    add_properties, add_json = checked.properties.append, checked.properties_json.append
+    for index, values in enumerate(chunk.rows):
+        if len(values) == width and index not in bad_utf8:
+            user_id, event_name, text = fields(values)
+            if (
+                0 < len(user_id) <= MAX_NAME_CHARS
+                and 0 < len(event_name) <= MAX_NAME_CHARS
+                and not event_name.startswith(RESERVED_PREFIX)
+                and "\\" not in text
+                and len(text) <= _SURELY_SMALL_CHARS
+            ):
+                try:
+                    properties = decode(text) if text else {}
+                except (msgspec.DecodeError, UnicodeEncodeError):
+                    pass
+                else:
+                    # Without escapes every quote delimits a key or a value: a key given twice shows.
+                    if text.count('"') == 4 * len(properties):
+                        add_row(index)
+                        add_user_id(user_id)
+                        add_event_name(event_name)
+                        add_properties(properties)
+                        add_json(text or "{}")
+                        continue
+        result = validate_event(chunk.row(index), columns)
+        if isinstance(result, list):
+            checked.failed.append((index, result))
+        else:
+            add_row(index)
+            add_user_id(result.user_id)
+            add_event_name(result.event_name)
+            add_properties(result.properties)
+            add_json(result.properties_json)
+    return checked
+
+
+def validate_event(record: Record | Row, columns: EventColumns) -> ValidEvent | list[str]:
     """The event a row describes, or every reason it cannot be recorded.
 
     A row shorter than the header gets "too few values" and its present fields are
