@@ -1,5 +1,6 @@
 import io
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -288,6 +289,7 @@ JSON_PIECES = st.sampled_from([
     '{"' + "k" * 48 + '":"v"}', '{"' + "k" * 49 + '":"v"}', '{"k":"' + "v" * 191 + '"}', '{"k":"' + "é" * 192 + '"}',
     '{"\U0001F600":"\U0001F600"}', '{"k":1}', '{"k":null}', '{"k":["v"]}', '{"k":{"a":"b"}}', "[]", '"s"', "1",
     "{broken", '{"k":"v",}', '{"k":"v"} x', '{"k":"a\\"b"}', '{"k":"\\u00e9"}', '{"k":"\\u0000"}', '{"k":"\\ud800"}',
+    '{"k":"\\u3042\\/"}', '{"\\u006b":"v","k":"w"}', '{"k":"\\\\"}', '{"k":"' + "\\u00e9" * 191 + '"}',
     '{"k":"a\tb"}', '{"k":"a\nb"}', '\ufeff{"k":"v"}', '{"k":"a\x00b"}', "NaN", '{"k":NaN}', '{"":""}',
     '{"k":"' + "x" * 3000 + '"}',
 ])
@@ -319,8 +321,9 @@ def test_check_events_agrees_with_validate_event(rows: list) -> None:
         assert sorted(results) == list(range(len(chunk.rows)))
         assert [row for row, _ in checked.events()] == checked.rows == sorted(checked.rows)
         got.extend(results[index] for index in range(len(chunk.rows)))
-        for row, event in checked.events():
-            assert event.properties_json == (expected[chunk.number(row) - 1].properties_json)
+        for row, text in zip(checked.rows, checked.properties_json):
+            written = expected[chunk.number(row) - 1].properties_json
+            assert text == written or re.search("[\x00-\x1f]", written) and not re.search("[\x00-\x1f]", text)
     assert got == expected
 
 
@@ -330,10 +333,19 @@ def test_check_events_keeps_file_order_and_reasons() -> None:
     header = read_header(stream)
     (chunk,) = read_chunks(stream, start=Checkpoint.after_header(header))
     checked = check_events(chunk, event_columns(header))
-    assert (checked.rows, checked.user_ids, checked.properties, checked.properties_json) == (
-        [0, 3], ["u1", "u4"], [{"k": "v"}, {}], ['{"k":"v"}', "{}"]
-    )
+    assert (checked.rows, checked.user_ids, checked.properties_json) == ([0, 3], ["u1", "u4"], ['{"k":"v"}', "{}"])
     assert checked.failed == [
         (1, ["'event_name' is invalid"]),
         (2, ["'event_properties' is invalid: duplicate key 'k'"]),
     ]
+
+
+def test_check_events_reencodes_raw_control_characters_and_keeps_escapes_as_written() -> None:
+    data = HEADER + b'u1,e,"{""k"":""a\tb""}"\nu2,e,"{""k"":""\\u3042""}"\nu3,e,"{""k"":""v""}"\n'
+    stream = open_decompressed(io.BytesIO(data))
+    header = read_header(stream)
+    (chunk,) = read_chunks(stream, start=Checkpoint.after_header(header))
+    checked = check_events(chunk, event_columns(header))
+    assert checked.rows == [0, 1, 2]
+    assert checked.properties_json == ['{"k":"a\\tb"}', '{"k":"\\u3042"}', '{"k":"v"}']
+    assert [event.properties for _, event in checked.events()] == [{"k": "a\tb"}, {"k": "あ"}, {"k": "v"}]
