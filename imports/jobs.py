@@ -34,7 +34,8 @@ from imports.webhooks import services as webhooks
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from imports.core.reader import Message, Record
+    from imports.core.chunks import Chunk
+    from imports.core.reader import Message
     from imports.importers import Importer, ProfilePlan
 
 logger = logging.getLogger(__name__)
@@ -257,31 +258,39 @@ def import_part_claim(part: ImportPart) -> ImportPart | None:
 
 
 def chunk_commit(
-    *, part: ImportPart, job: ImportJob, importer: Importer, header: list[str], records: list[Record], checked: object
+    *, part: ImportPart, job: ImportJob, importer: Importer, header: list[str], chunk: Chunk, checked: object
 ) -> None:
-    """Write one chunk, its row errors and the part's new checkpoint atomically; updates ``part``.
+    """Write one chunk, its row errors and the part's new checkpoint (the chunk's end) atomically;
+    updates ``part``.
 
     The part row is the lock: a second run of the same part finds the checkpoint moved and stops.
     The job's counters move by increments, so parallel parts never overwrite each other's counts.
     """
+    rows = len(chunk.rows)
     with transaction.atomic():
         locked = ImportPart.objects.select_for_update().get(pk=part.pk)
-        if locked.checkpoint_offset != part.checkpoint_offset or locked.state != ImportPart.State.RUNNING:
+        if locked.checkpoint_offset != chunk.start.offset or locked.state != ImportPart.State.RUNNING:
             raise CheckpointMoved
         if job.dry_run:  # a dry run is one part; it keeps its plans in the job's planned_events
             job = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
-        result = importer.write(job=job, records=records, checked=checked)
-        sinks.row_errors_insert(job, result.failed, header=header, errors_first=importer.errors_first)
-        locked.rows_done += len(records)
+        result = importer.write(job=job, chunk=chunk, checked=checked)
+        sinks.row_errors_insert(
+            job,
+            [(chunk.row(index), reasons) for index, reasons in result.failed],
+            header=header,
+            errors_first=importer.errors_first,
+            max_bytes=settings.IMPORT_ERROR_ROW_BYTES,
+        )
+        locked.rows_done += rows
         locked.imported += result.imported
         locked.failed += len(result.failed)
-        locked.checkpoint_offset = records[-1].end
-        locked.checkpoint_line = records[-1].last_line
+        locked.checkpoint_offset = chunk.end.offset
+        locked.checkpoint_line = chunk.end.lines
         locked.heartbeat_at = timezone.now()
         locked.save(update_fields=["rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line",
                                    "heartbeat_at"])
         counters = {
-            "rows_read": F("rows_read") + len(records),
+            "rows_read": F("rows_read") + rows,
             "imported": F("imported") + result.imported,
             "failed": F("failed") + len(result.failed),
         }
@@ -291,6 +300,12 @@ def chunk_commit(
             raise CheckpointMoved  # the job was failed meanwhile: write nothing more
     for field in ("rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line", "heartbeat_at"):
         setattr(part, field, getattr(locked, field))
+
+
+def import_job_touch(*, job_id: int) -> None:
+    """The job is alive though it commits nothing yet (the counting pass of a huge file): the
+    watchdog reads an unplanned job's liveness from ``started_at``, so it moves."""
+    ImportJob.objects.filter(pk=job_id, state=ImportJob.State.RUNNING).update(started_at=timezone.now())
 
 
 def import_part_finish(*, part: ImportPart) -> bool:

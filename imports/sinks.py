@@ -10,18 +10,17 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from django.db import connection
 from django.utils import timezone
 
 from imports.core import errors_csv
-from imports.core.events import ValidEvent
-from imports.core.reader import Record, printable
+from imports.core.chunks import Row
+from imports.core.reader import printable
 from imports.models import AppUser, ImportJob, ImportRowError, Project, TrackedEvent
 
 ROW_ERROR_BATCH = 2000
-_CONTROL_CHARACTER = re.compile("[\x00-\x1f]")
 _PG_USERS_BY_ID = (
     f"SELECT user_id, id FROM {AppUser._meta.db_table} WHERE project_id = %s "
     "AND user_id IN (SELECT jsonb_array_elements_text(%s::jsonb))"
@@ -87,65 +86,77 @@ def profiles_merge(patches: dict[int, dict]) -> None:
 
 
 def tracked_events_insert(
-    job: ImportJob, events: list[ValidEvent], user_ids: Mapping[str, int], event_ids: Mapping[str, int]
+    job: ImportJob,
+    *,
+    user_ids: Sequence[str],
+    event_names: Sequence[str],
+    properties_json: Sequence[str],
+    app_user_ids: Mapping[str, int],
+    event_ids: Mapping[str, int],
 ) -> None:
+    """The chunk's events, given as columns (each event's user_id, name and properties as strict
+    JSON text), with the ids their users and names resolved to."""
     now = timezone.now()
     if connection.vendor == "postgresql":
-        _tracked_events_copy(job, events, user_ids, event_ids, now)
+        _tracked_events_copy(job, user_ids, event_names, properties_json, app_user_ids, event_ids, now)
         return
     TrackedEvent.objects.bulk_create(
         [
             TrackedEvent(
                 project_id=job.project_id,
-                app_user_id=user_ids[event.user_id],
-                event_id=event_ids[event.event_name],
+                app_user_id=app_user_ids[user_id],
+                event_id=event_ids[event_name],
                 job_id=job.pk,
-                properties=event.properties,
+                properties=json.loads(text),
                 tracked_at=now,
             )
-            for event in events
+            for user_id, event_name, text in zip(user_ids, event_names, properties_json, strict=True)
         ],
         batch_size=2000,
     )
 
 
-def _tracked_events_copy(job, events, user_ids, event_ids, now) -> None:
-    """COPY in text format. Properties go in as written unless they hold raw control characters
-    (JSON allows none inside strings; re-encoding escapes them); backslashes are COPY's escape."""
-    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    head = f"{job.project_id}\t"
-    middle = f"\t{job.pk}\t"
-    tail = f"\t{now.isoformat()}\n"
-    lines = []
-    for event in events:
-        text = event.properties_json
-        if _CONTROL_CHARACTER.search(text):
-            text = dumps(event.properties)
-        if "\\" in text:
-            text = text.replace("\\", "\\\\")
-        lines.append(f"{head}{user_ids[event.user_id]}\t{event_ids[event.event_name]}{middle}{text}{tail}")
+# COPY's text format gives these a meaning; JSON has them only as whitespace between tokens
+# (inside strings they are escaped) and as the escape character.
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r]")
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _tracked_events_copy(job, user_ids, event_names, properties_json, app_user_ids, event_ids, now) -> None:
+    """COPY in text format, the chunk's data built by C-level joins: the columns are mapped to ids
+    and formatted a whole column at a time, never an object per row."""
+    texts = properties_json
+    if _COPY_SPECIAL.search("".join(texts)):
+        texts = [text.translate(_COPY_ESCAPES) if _COPY_SPECIAL.search(text) else text for text in texts]
+    line = f"{job.project_id}\t{{}}\t{{}}\t{job.pk}\t{{}}\t{now.isoformat()}\n".format
+    data = "".join(
+        map(line, map(app_user_ids.__getitem__, user_ids), map(event_ids.__getitem__, event_names), texts)
+    )
     table = TrackedEvent._meta.db_table
     with connection.cursor() as cursor:
         with cursor.cursor.copy(
             f"COPY {table} (project_id, app_user_id, event_id, job_id, properties, tracked_at) FROM STDIN"
         ) as copy:
-            copy.write("".join(lines))
+            copy.write(data)
 
 
 def row_errors_insert(
-    job: ImportJob, failed: list[tuple[Record, list[str]]], *, header: list[str], errors_first: bool
+    job: ImportJob, failed: list[tuple[Row, list[str]]], *, header: list[str], errors_first: bool, max_bytes: int
 ) -> None:
-    """The chunk's failed rows, each with its reasons and its finished line of the error CSV."""
+    """The chunk's failed rows, each with its reasons and its finished line of the error CSV (a
+    row past `max_bytes` cut, docs/decisions-core.md)."""
     ImportRowError.objects.bulk_create(
         [
             ImportRowError(
                 job=job,
-                number=record.number,
-                line=record.line,
+                number=row.number,
+                line=row.line,
                 reasons=[printable(reason) for reason in reasons],
-                csv_line=errors_csv.error_line(record.values, reasons, header, errors_first=errors_first),
+                csv_line=errors_csv.error_line(
+                    row.values, reasons, header, errors_first=errors_first, max_bytes=max_bytes
+                ),
             )
-            for record, reasons in failed
+            for row, reasons in failed
         ],
         batch_size=ROW_ERROR_BATCH,
     )
