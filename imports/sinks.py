@@ -28,15 +28,15 @@ TRACKED_EVENT_COPY = (
     f"{TrackedEvent._meta.db_table} (project_id, app_user_id, event_id, job_id, properties, tracked_at)"
 )
 _PG_USERS_BY_ID = (
-    f"SELECT user_id, id FROM {AppUser._meta.db_table} WHERE project_id = %s "
-    "AND user_id IN (SELECT jsonb_array_elements_text(%s::jsonb))"
+    f"SELECT user_id, id FROM {AppUser._meta.db_table} WHERE project_id = %(project)s "
+    "AND user_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))"
 )
 
 
 # The users of a chunk in one statement: those that exist, and the missing ones inserted (sorted,
 # so two imports creating the same users never wait on each other in opposite orders).
 _PG_USERS_RESOLVE = f"""
-WITH wanted AS (SELECT DISTINCT u FROM jsonb_array_elements_text(%(ids)s::jsonb) AS w(u)),
+WITH wanted AS (SELECT u FROM jsonb_array_elements_text(%(ids)s::jsonb) AS w(u)),
 known AS (
     SELECT a.user_id, a.id FROM {AppUser._meta.db_table} a JOIN wanted ON a.user_id = wanted.u
     WHERE a.project_id = %(project)s
@@ -63,7 +63,7 @@ def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
             cursor.execute(_PG_USERS_RESOLVE, {"ids": json.dumps(list(user_ids)), "project": project.pk})
             known = dict(cursor.fetchall())
             if missing := user_ids.difference(known):
-                cursor.execute(_PG_USERS_BY_ID, [project.pk, json.dumps(list(missing))])
+                cursor.execute(_PG_USERS_BY_ID, {"ids": json.dumps(list(missing)), "project": project.pk})
                 known.update(cursor.fetchall())
             return known
     known = dict(AppUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "id"))
@@ -80,7 +80,7 @@ def registered_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
     """user_id -> id of those that exist; profile imports never create users."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_PG_USERS_BY_ID, [project.pk, json.dumps(list(user_ids))])
+            cursor.execute(_PG_USERS_BY_ID, {"ids": json.dumps(list(user_ids)), "project": project.pk})
             return dict(cursor.fetchall())
     return dict(AppUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "id"))
 
