@@ -27,27 +27,30 @@ ROW_ERROR_BATCH = 2000
 TRACKED_EVENT_COPY = (
     f"{TrackedEvent._meta.db_table} (project_id, app_user_id, event_id, job_id, properties, tracked_at)"
 )
-_PG_USERS_BY_ID = (
-    f"SELECT user_id, id FROM {AppUser._meta.db_table} WHERE project_id = %(project)s "
-    "AND user_id IN (SELECT jsonb_array_elements_text(%(ids)s::jsonb))"
+# The given user_ids' ids, each found by its own probe of the (project, user_id) unique index. Both
+# halves of the form matter when the statistics are stale (a project's users just created, not yet
+# analyzed): joined instead, the planner once scanned all of a project's users for every user_id
+# (minutes a chunk); and a project id given as a constant would be estimated to have no users, so
+# it goes in as a sub-select, whose estimate is the average project's.
+_PG_USERS_FOUND = (
+    f"SELECT u, (SELECT a.id FROM {AppUser._meta.db_table} a "
+    "WHERE a.project_id = (SELECT %(project)s::bigint) AND a.user_id = u) AS id "
+    "FROM jsonb_array_elements_text(%(ids)s::jsonb) AS w(u)"
 )
+_PG_USERS_BY_ID = f"WITH found AS MATERIALIZED ({_PG_USERS_FOUND}) SELECT u, id FROM found WHERE id IS NOT NULL"
 
 
 # The users of a chunk in one statement: those that exist, and the missing ones inserted (sorted,
 # so two imports creating the same users never wait on each other in opposite orders).
 _PG_USERS_RESOLVE = f"""
-WITH wanted AS (SELECT u FROM jsonb_array_elements_text(%(ids)s::jsonb) AS w(u)),
-known AS (
-    SELECT a.user_id, a.id FROM {AppUser._meta.db_table} a JOIN wanted ON a.user_id = wanted.u
-    WHERE a.project_id = %(project)s
-),
+WITH found AS MATERIALIZED ({_PG_USERS_FOUND}),
 created AS (
     INSERT INTO {AppUser._meta.db_table} (project_id, user_id, profile, created_at)
-    SELECT %(project)s, u, '{{}}'::jsonb, now() FROM wanted WHERE u NOT IN (SELECT user_id FROM known) ORDER BY u
+    SELECT %(project)s, u, '{{}}'::jsonb, now() FROM found WHERE id IS NULL ORDER BY u
     ON CONFLICT (project_id, user_id) DO NOTHING
     RETURNING user_id, id
 )
-SELECT user_id, id FROM known UNION ALL SELECT user_id, id FROM created
+SELECT u, id FROM found WHERE id IS NOT NULL UNION ALL SELECT user_id, id FROM created
 """
 
 
