@@ -29,7 +29,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 from django_q.tasks import async_task
 
-from imports import notifications, selectors, sinks, sources
+from imports import notifications, remainders, selectors, sinks, sources
 from imports.core import errors_csv
 from imports.core.reader import Message
 from imports.models import DirectUpload, ImportJob, ImportPart, ImportRowError, Project
@@ -411,12 +411,19 @@ def import_job_finish(*, job: ImportJob) -> None:
 
 
 def import_job_fail(*, job_id: int, message: Message) -> None:
-    """Give the job its final ``failed`` state; the message is kept in English and as a template to translate."""
+    """Give the job its final ``failed`` state; the message is kept in English and as a template to translate.
+
+    A job that had committed rows keeps them and gets its remainder CSV (the rows it did not
+    import), made once no run can commit any more and before the members are told.
+    """
     with transaction.atomic(durable=True):
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = ImportJob.objects.select_for_update().select_related("project").get(pk=job_id)
         if job.is_final:
             return
         _job_fail(job, message)
+    if job.rows_read and not job.dry_run:
+        key = remainders.remainder_csv_render(job)
+        ImportJob.objects.filter(pk=job_id).update(remainder_csv_key=key)
     _on_final(job_id)
 
 

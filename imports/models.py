@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from imports.core.limits import MAX_NAME_CHARS
+from imports.core.names import display_name
 from imports.core.profiles import MAX_KEY_CHARS
 from imports.messages import translate
 
@@ -184,6 +185,16 @@ class ImportJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+    @property
+    def display_file_name(self) -> str:
+        """The file name as it can be shown, in a page or an email header (no control characters)."""
+        return display_name(self.file_name)
+
+    @property
+    def partly_imported(self) -> bool:
+        """Failed after committing rows: those stay imported, the others are in the remainder CSV."""
+        return self.state == self.State.FAILED and not self.dry_run and self.imported > 0
 
     @property
     def failure_text(self) -> str:
