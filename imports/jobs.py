@@ -93,9 +93,13 @@ def import_job_create(
     dry_run: bool = False,
     checksum: str = "",
     enqueue: bool = True,
+    profile_key_types: dict[str, str] | None = None,
 ) -> ImportJob:
     """Store the file and create its job in ``queued``, its task enqueued once it is committed
-    (``enqueue=False``: the caller runs it itself, as ``import_csv --sync`` does)."""
+    (``enqueue=False``: the caller runs it itself, as ``import_csv --sync`` does).
+
+    ``profile_key_types``: the types already given to the client (API v2), which the job applies.
+    """
     key, size = sources.job_file_store(project=project, kind=kind, file_name=file_name, content=content)
     with transaction.atomic():
         job = ImportJob.objects.create(
@@ -109,6 +113,7 @@ def import_job_create(
             created_by=created_by,
             started_by=started_by,
             dry_run=dry_run,
+            profile_key_types=profile_key_types or {},
         )
         if enqueue:
             _job_enqueue(job)

@@ -214,6 +214,10 @@ IMPORT_WATCHDOG_MINUTES = _env_int("IMPORT_WATCHDOG_MINUTES", 1)
 # Runs of one job (or one part of it) before it is given up: a task killed by IMPORT_TASK_TIMEOUT
 # every time ends ``failed`` with the rows it committed, instead of being queued again for ever.
 IMPORT_MAX_ATTEMPTS = _env_int("IMPORT_MAX_ATTEMPTS", 3)
+# API v2 answers after reading at most this much of a body's content (decompressed) for at most
+# this long: its header and the rows type inference takes; the job checks the whole file.
+API_V2_CHECK_BYTES = _env_int("API_V2_CHECK_BYTES", 8 * 1024 * 1024, minimum=1024 * 1024)
+API_V2_CHECK_SECONDS = _env_int("API_V2_CHECK_SECONDS", 2)
 
 # --- Completion webhooks (docs/webhooks.md) --------------------------------------------------
 # http:// URLs and loopback or private addresses are refused unless DEBUG or this is on.
