@@ -96,3 +96,21 @@ def expire_leases(job) -> None:
     past = timezone.now() - timedelta(seconds=1)
     ImportJob.objects.filter(pk=job.pk).update(lease_expires_at=past)
     ImportPart.objects.filter(job=job).update(lease_expires_at=past)
+
+
+def chunk_commit_failing(monkeypatch, *, at: int, error: Exception):
+    """Make the ``at``-th chunk commit of the pipeline raise ``error`` (a bug, a lost database, a kill);
+    returns a function that puts the real commit back."""
+    from imports import jobs
+
+    real_commit = jobs.chunk_commit
+    calls = []
+
+    def commit(**kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            raise error
+        return real_commit(**kwargs)
+
+    monkeypatch.setattr(jobs, "chunk_commit", commit)
+    return lambda: monkeypatch.setattr(jobs, "chunk_commit", real_commit)

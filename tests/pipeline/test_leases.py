@@ -12,7 +12,7 @@ from django.utils import timezone
 from imports import jobs, pipeline
 from imports.models import ImportJob, ImportPart, TrackedEvent
 from tests.pipeline.test_parts import events_file, import_job
-from tests.support import expire_leases
+from tests.support import chunk_commit_failing, expire_leases
 
 SEVEN_ROWS = b"user_id,event_name,event_properties\n" + b"".join(b"u%d,e,\n" % i for i in range(1, 8))
 
@@ -134,19 +134,11 @@ def killed_after_one_chunk(project, settings, monkeypatch):
     """A job whose run committed one chunk (2 rows imported, 1 failed), then was killed by the time limit."""
     settings.IMPORT_CHUNK_ROWS = 3
     job = import_job(project, b"user_id,event_name,event_properties\nu1,e,\nu2,,\nu3,e,\nu4,e,\nu5,e,\n")
-    real_commit = jobs.chunk_commit
-    calls = []
-
-    def commit(**kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise OperationalError("the worker was killed")  # leaves the job as a kill would
-        return real_commit(**kwargs)
-
-    monkeypatch.setattr(jobs, "chunk_commit", commit)
+    # A lost database leaves the job as a kill would: running, with its first chunk committed.
+    restore = chunk_commit_failing(monkeypatch, at=2, error=OperationalError("the worker was killed"))
     with pytest.raises(OperationalError):
         pipeline.run(job.pk)
-    monkeypatch.setattr(jobs, "chunk_commit", real_commit)
+    restore()
     job.refresh_from_db()
     assert (job.state, job.rows_read, job.imported) == ("running", 3, 2)
     return job

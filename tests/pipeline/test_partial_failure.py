@@ -6,8 +6,8 @@ from django.core import mail
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from imports import jobs
 from imports.models import AppUser, TrackedEvent
+from tests.support import chunk_commit_failing
 
 EVENTS = (
     b"user_id,event_name,event_properties\n"
@@ -34,17 +34,7 @@ PROFILES = (
 @pytest.fixture
 def failing_second_chunk(settings, monkeypatch):
     settings.IMPORT_CHUNK_ROWS = 3
-    real_commit = jobs.chunk_commit
-    calls = []
-
-    def commit(**kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise RuntimeError("a bug in chunk 2")
-        return real_commit(**kwargs)
-
-    monkeypatch.setattr(jobs, "chunk_commit", commit)
-    return lambda: monkeypatch.setattr(jobs, "chunk_commit", real_commit)
+    return chunk_commit_failing(monkeypatch, at=2, error=RuntimeError("a bug in chunk 2"))
 
 
 def table(project, kind):

@@ -9,7 +9,7 @@ from django.core.files.storage import default_storage
 
 from imports import jobs, pipeline
 from imports.models import AppUser, ImportPart, TrackedEvent
-from tests.support import expire_leases
+from tests.support import chunk_commit_failing, expire_leases
 
 
 def events_file(rows=1000):
@@ -120,16 +120,7 @@ def test_watchdog_queues_stalled_parts_and_jobs_again(project, split, settings, 
 def test_losing_the_database_leaves_the_job_to_be_resumed(project, split, monkeypatch):
     from django.db import OperationalError
 
-    real_commit = jobs.chunk_commit
-    calls = []
-
-    def flaky_commit(**kwargs):
-        calls.append(1)
-        if len(calls) == 4:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real_commit(**kwargs)
-
-    monkeypatch.setattr(jobs, "chunk_commit", flaky_commit)
+    chunk_commit_failing(monkeypatch, at=4, error=OperationalError("server closed the connection unexpectedly"))
     job = import_job(project, events_file())
     with pytest.raises(OperationalError):
         pipeline.run(job.pk)
