@@ -86,7 +86,7 @@ def _upload(request, project, kind, limit: UploadLimitHandler):
             "“%(file)s” was uploaded and processing has started. This page shows its progress; "
             "members with email notifications on get an email when it finishes."
         )
-    messages.success(request, notice % {"file": job.file_name})
+    messages.success(request, notice % {"file": job.display_file_name})
     url = reverse("dashboard:job_detail", args=[project.app_id, job.pk])
     if _wants_json(request):
         return JsonResponse({"redirect": url})
@@ -209,7 +209,7 @@ def job_import_dry_run(request, project, job_id):
         messages.error(request, _("Only a finished validation can be imported."))
         return redirect("dashboard:job_detail", app_id=project.app_id, job_id=dry_run.pk)
     if created:
-        messages.success(request, _("The import of “%(file)s” has started.") % {"file": job.file_name})
+        messages.success(request, _("The import of “%(file)s” has started.") % {"file": job.display_file_name})
     else:
         messages.info(request, _("This file has already been imported. Here is that import."))
     return redirect("dashboard:job_detail", app_id=project.app_id, job_id=job.pk)
@@ -218,12 +218,22 @@ def job_import_dry_run(request, project, job_id):
 @member_view
 def job_error_csv(request, project, job_id):
     job = selectors.import_job_get(project=project, job_id=job_id)
-    if not job.error_csv_key:
-        raise Http404("This job has no error CSV.")
-    download_name = f"errors-{job.pk}-{job.file_name.rsplit('.', 1)[0]}.csv"
+    return _job_csv_download(job, job.error_csv_key, "errors")
+
+
+@member_view
+def job_remainder_csv(request, project, job_id):
+    """The rows a failed job did not import, to upload as they are."""
+    job = selectors.import_job_get(project=project, job_id=job_id)
+    return _job_csv_download(job, job.remainder_csv_key, "remainder")
+
+
+def _job_csv_download(job, key: str, what: str):
+    if not key:
+        raise Http404(f"This job has no {what} CSV.")
     return FileResponse(
-        default_storage.open(job.error_csv_key, "rb"),
+        default_storage.open(key, "rb"),
         as_attachment=True,
-        filename=download_name,
+        filename=f"{what}-{job.pk}-{job.display_file_name.rsplit('.', 1)[0]}.csv",
         content_type="text/csv",
     )

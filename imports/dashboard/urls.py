@@ -21,6 +21,7 @@ urlpatterns = [
     path("p/<slug:app_id>/jobs/<int:job_id>/", jobs.job_detail, name="job_detail"),
     path("p/<slug:app_id>/jobs/<int:job_id>/import/", jobs.job_import_dry_run, name="job_import_dry_run"),
     path("p/<slug:app_id>/jobs/<int:job_id>/errors.csv", jobs.job_error_csv, name="job_error_csv"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/remainder.csv", jobs.job_remainder_csv, name="job_remainder_csv"),
     path("p/<slug:app_id>/settings/credentials/", views.credentials, name="credentials"),
     path("p/<slug:app_id>/settings/credentials/reissue-token/", views.api_token_reissue, name="api_token_reissue"),
     path("p/<slug:app_id>/settings/credentials/s3-keys/", views.s3_access_key_issue, name="s3_access_key_issue"),
