@@ -1,12 +1,13 @@
-"""The pure core alone (issue 13): reading and fully validating an events file, the old path
-(line-by-line reader, `validate_event` per row) against the new one (`read_chunks`,
-`check_events`), and the first counting pass (`scan` against `count_rows`). No database.
+"""The pure core alone (issue 13): reading and fully validating a file, the old path
+(line-by-line reader, `validate_event` / `validate_profile` per row) against the new one
+(`read_chunks`, then `check_events` / `check_profiles`), and the first counting pass (`scan`
+against `count_rows`). No database.
 
-Run: `.venv/bin/python bench/core_reader.py [ROWS …]` (default 100,000 and 1,000,000 rows of
-the events file of bench/events_import.py: ~100,000 users, 50 event names, 1-5 string
-properties, 1% broken JSON). Each measurement runs in a fresh process, so its peak RSS is its
-own; wall and CPU seconds are both printed because the machine may be shared (CPU time is the
-steadier of the two then).
+Run: `.venv/bin/python bench/core_reader.py [ROWS …]` (default 100,000 and 1,000,000 rows).
+The files are those of bench/events_import.py (~100,000 users, 50 event names, 1-5 string
+properties, 1% broken JSON) and bench/profiles_import.py (10 keys of mixed types; every user
+registered). Each measurement runs in a fresh process, so its peak RSS is its own; wall and CPU
+seconds are both printed because the machine may be shared (CPU time is the steadier then).
 """
 
 import gc
@@ -23,10 +24,18 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 from events_import import write_events_file  # noqa: E402
+from profiles_import import write_profiles_file  # noqa: E402
 
 from imports.core.chunks import Checkpoint, count_rows, read_chunks  # noqa: E402
 from imports.core.errors_csv import error_line  # noqa: E402
 from imports.core.events import check_events, event_columns, validate_event  # noqa: E402
+from imports.core.profiles import (  # noqa: E402
+    check_profiles,
+    infer_types,
+    profile_columns,
+    to_json_value,
+    validate_profile,
+)
 from imports.core.reader import open_decompressed, read_header  # noqa: E402
 from tests.core import reference_reader  # noqa: E402
 
@@ -67,6 +76,51 @@ def events_new(path: Path) -> tuple[int, int]:
     return valid, failed
 
 
+def _profile_setup(stream, header):
+    """Columns, types inferred from the first rows (as the pipeline's prepare step), every user registered."""
+    columns = profile_columns(header)
+    first = list(islice(reference_reader.iter_records(stream, start=header.end), 1000))
+    types = infer_types(first, columns, {})
+    stream.seek(header.end)
+    return columns, types, _AllUsers()
+
+
+class _AllUsers:
+    def __contains__(self, user_id: object) -> bool:
+        return True
+
+
+def profiles_old(path: Path) -> tuple[int, int]:
+    valid = failed = 0
+    with path.open("rb") as raw:
+        stream = open_decompressed(raw)
+        header = read_header(stream, max_bytes=102_400)
+        columns, types, registered = _profile_setup(stream, header)
+        records = reference_reader.iter_records(stream, start=header.end)
+        while chunk := list(islice(records, CHUNK_ROWS)):
+            for record in chunk:
+                result = validate_profile(record, columns, types, registered)
+                if isinstance(result, list):
+                    failed += 1
+                else:
+                    {key: to_json_value(value) for key, value in result.values.items()}
+                    valid += 1
+    return valid, failed
+
+
+def profiles_new(path: Path) -> tuple[int, int]:
+    valid = failed = 0
+    with path.open("rb") as raw:
+        stream = open_decompressed(raw)
+        header = read_header(stream, max_bytes=102_400)
+        columns, types, registered = _profile_setup(stream, header)
+        for chunk in read_chunks(stream, start=Checkpoint.after_header(header), chunk_rows=CHUNK_ROWS):
+            checked = check_profiles(chunk, columns, types, registered)
+            valid += len(checked.rows)
+            failed += len(checked.failed)
+    return valid, failed
+
+
 def count_old(path: Path) -> tuple[int, int]:
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
@@ -81,7 +135,9 @@ def count_new(path: Path) -> tuple[int, int]:
         return count_rows(stream, start=Checkpoint.after_header(header), max_rows=1_000_000).rows, 0
 
 
-PATHS = {"events_old": events_old, "events_new": events_new, "count_old": count_old, "count_new": count_new}
+EVENT_PATHS = {"events_old": events_old, "events_new": events_new, "count_old": count_old, "count_new": count_new}
+PROFILE_PATHS = {"profiles_old": profiles_old, "profiles_new": profiles_new}
+PATHS = {**EVENT_PATHS, **PROFILE_PATHS}
 
 
 def child(name: str, path: Path) -> None:
@@ -106,23 +162,25 @@ def main() -> None:
     sizes = [int(arg) for arg in sys.argv[1:]] or [100_000, 1_000_000]
     with tempfile.TemporaryDirectory() as tmp:
         for rows in sizes:
-            path = Path(tmp) / f"events-{rows}.csv"
-            write_events_file(path, rows)
-            print(f"events file: {rows:,} rows, {path.stat().st_size / 2**20:.0f} MB")
-            results = {name: measure(name, path) for name in PATHS}
-            for name, r in results.items():
-                counted = r["valid"] + r["failed"]
-                assert counted == rows, (name, r)
-                print(
-                    f"  {name:<11} wall {r['wall']:6.2f} s ({rows / r['wall']:>9,.0f} rows/s, "
-                    f"{r['wall'] / rows * 1e6:5.2f} µs/row) | CPU {r['cpu']:6.2f} s ({r['cpu'] / rows * 1e6:5.2f} µs/row)"
-                    f" | peak RSS {r['peak'] / 2**20:4.0f} MB"
-                    + (f" | valid {r['valid']:,}, failed {r['failed']:,}" if name.startswith("events") else "")
-                )
-            for kind in ("events", "count"):
-                old, new = results[f"{kind}_old"], results[f"{kind}_new"]
-                print(f"  {kind}: new/old CPU {new['cpu'] / old['cpu']:.2f} (old is {old['cpu'] / new['cpu']:.1f}x the new)")
-
+            for kind, write, paths in (("events", write_events_file, EVENT_PATHS),
+                                       ("profiles", write_profiles_file, PROFILE_PATHS)):
+                path = Path(tmp) / f"{kind}-{rows}.csv"
+                write(path, rows)
+                print(f"{kind} file: {rows:,} rows, {path.stat().st_size / 2**20:.0f} MB")
+                results = {name: measure(name, path) for name in paths}
+                for name, r in results.items():
+                    assert r["valid"] + r["failed"] == rows, (name, r)
+                    print(
+                        f"  {name:<12} wall {r['wall']:6.2f} s ({rows / r['wall']:>9,.0f} rows/s, "
+                        f"{r['wall'] / rows * 1e6:5.2f} µs/row) | CPU {r['cpu']:6.2f} s "
+                        f"({r['cpu'] / rows * 1e6:5.2f} µs/row) | peak RSS {r['peak'] / 2**20:4.0f} MB"
+                        + ("" if name.startswith("count") else f" | valid {r['valid']:,}, failed {r['failed']:,}")
+                    )
+                for name in paths:
+                    if name.endswith("_new"):
+                        old, new = results[name.replace("_new", "_old")], results[name]
+                        print(f"  {name[:-4]}: old/new CPU {old['cpu'] / new['cpu']:.1f}x")
+                path.unlink()
 
 if __name__ == "__main__":
     main()
