@@ -11,6 +11,7 @@ seconds are both printed because the machine may be shared (CPU time is the stea
 """
 
 import gc
+import gzip
 import json
 import resource
 import subprocess
@@ -42,9 +43,9 @@ from tests.core import reference_reader  # noqa: E402
 CHUNK_ROWS = 10_000
 
 
-def events_old(path: Path) -> tuple[int, int]:
+def events_old(path: Path) -> tuple[int, int, int]:
     """As the pipeline did: records in chunks of 10,000, each validated, failures written."""
-    valid = failed = 0
+    valid = failed = error_bytes = 0
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
         header = read_header(stream)
@@ -54,15 +55,17 @@ def events_old(path: Path) -> tuple[int, int]:
             for record in chunk:
                 result = validate_event(record, columns)
                 if isinstance(result, list):
-                    error_line(record.values, result, header.names, errors_first=False)
+                    # Before issue 12 a failed row was written whole: no bound.
+                    error_bytes += len(error_line(record.values, result, header.names, errors_first=False,
+                                                  max_bytes=1 << 62))
                     failed += 1
                 else:
                     valid += 1
-    return valid, failed
+    return valid, failed, error_bytes
 
 
-def events_new(path: Path) -> tuple[int, int]:
-    valid = failed = 0
+def events_new(path: Path) -> tuple[int, int, int]:
+    valid = failed = error_bytes = 0
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
         header = read_header(stream)
@@ -70,10 +73,10 @@ def events_new(path: Path) -> tuple[int, int]:
         for chunk in read_chunks(stream, start=Checkpoint.after_header(header), chunk_rows=CHUNK_ROWS):
             checked = check_events(chunk, columns)
             for index, reasons in checked.failed:
-                error_line(chunk.rows[index], reasons, header.names, errors_first=False)
+                error_bytes += len(error_line(chunk.rows[index], reasons, header.names, errors_first=False))
             valid += len(checked.rows)
             failed += len(checked.failed)
-    return valid, failed
+    return valid, failed, error_bytes
 
 
 def _profile_setup(stream, header):
@@ -90,7 +93,7 @@ class _AllUsers:
         return True
 
 
-def profiles_old(path: Path) -> tuple[int, int]:
+def profiles_old(path: Path) -> tuple[int, int, int]:
     valid = failed = 0
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
@@ -105,10 +108,10 @@ def profiles_old(path: Path) -> tuple[int, int]:
                 else:
                     {key: to_json_value(value) for key, value in result.values.items()}
                     valid += 1
-    return valid, failed
+    return valid, failed, 0
 
 
-def profiles_new(path: Path) -> tuple[int, int]:
+def profiles_new(path: Path) -> tuple[int, int, int]:
     valid = failed = 0
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
@@ -118,21 +121,29 @@ def profiles_new(path: Path) -> tuple[int, int]:
             checked = check_profiles(chunk, columns, types, registered)
             valid += len(checked.rows)
             failed += len(checked.failed)
-    return valid, failed
+    return valid, failed, 0
 
 
-def count_old(path: Path) -> tuple[int, int]:
+def count_old(path: Path) -> tuple[int, int, int]:
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
         header = read_header(stream)
-        return reference_reader.scan(stream, start=header.end).rows, 0
+        return reference_reader.scan(stream, start=header.end).rows, 0, 0
 
 
-def count_new(path: Path) -> tuple[int, int]:
+def count_new(path: Path) -> tuple[int, int, int]:
     with path.open("rb") as raw:
         stream = open_decompressed(raw)
         header = read_header(stream)
-        return count_rows(stream, start=Checkpoint.after_header(header), max_rows=1_000_000).rows, 0
+        return count_rows(stream, start=Checkpoint.after_header(header), max_rows=1_000_000).rows, 0, 0
+
+
+def write_hostile_file(path: Path, rows: int = 2000, row_bytes: int = 100_000) -> None:
+    """Issue 12's attack: a small gzip of rows of 100 KB each (properties far over 10,240 bytes)."""
+    with gzip.open(path, "wb") as f:
+        f.write(b"user_id,event_name,event_properties\n")
+        for i in range(rows):
+            f.write(b'u%d,e,"{""k"":""%s""}"\n' % (i, b"x" * row_bytes))
 
 
 EVENT_PATHS = {"events_old": events_old, "events_new": events_new, "count_old": count_old, "count_new": count_new}
@@ -143,10 +154,11 @@ PATHS = {**EVENT_PATHS, **PROFILE_PATHS}
 def child(name: str, path: Path) -> None:
     gc.set_threshold(200_000, 50, 100)  # as the pipeline runs chunks
     wall, cpu = time.perf_counter(), time.process_time()
-    valid, failed = PATHS[name](path)
+    valid, failed, error_bytes = PATHS[name](path)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"valid": valid, "failed": failed, "wall": wall, "cpu": cpu, "peak": peak}))
+    print(json.dumps({"valid": valid, "failed": failed, "error_bytes": error_bytes, "wall": wall, "cpu": cpu,
+                      "peak": peak}))
 
 
 def measure(name: str, path: Path) -> dict:
@@ -181,6 +193,13 @@ def main() -> None:
                         old, new = results[name.replace("_new", "_old")], results[name]
                         print(f"  {name[:-4]}: old/new CPU {old['cpu'] / new['cpu']:.1f}x")
                 path.unlink()
+        hostile = Path(tmp) / "hostile.csv.gz"
+        write_hostile_file(hostile)
+        print(f"hostile file (issue 12): 2,000 rows x 100 KB, gzip {hostile.stat().st_size / 1024:.0f} KB")
+        for name in ("events_old", "events_new"):
+            r = measure(name, hostile)
+            print(f"  {name:<12} wall {r['wall']:6.2f} s | CPU {r['cpu']:6.2f} s | peak RSS {r['peak'] / 2**20:4.0f} MB"
+                  f" | failed {r['failed']:,} | error CSV lines {r['error_bytes'] / 2**20:.1f} MB")
 
 if __name__ == "__main__":
     main()

@@ -17,7 +17,6 @@ and ends at).
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -282,7 +281,8 @@ class _Tiles:
         end = len(self.buffer) if endpos is None else max(0, min(len(self.buffer), endpos - self.base))
         begin = self.position
         taken = 0
-        size = _MOST_RECORDS
+        # No more records than line breaks: big records make few tries, each of which rescans them.
+        size = min(_MOST_RECORDS, self.buffer.count(b"\n", begin, end))
         while want and size:
             size = min(size, 1 << (want.bit_length() - 1))
             match = pattern(size).match(self.buffer, self.position, end)
@@ -304,24 +304,28 @@ class _Tiles:
         before a line break (lines the csv module would split exactly as `str.split` does).
         Returns how many (0: not so here; take records one by one). Lines must end by the
         absolute offset `endpos` when it is given."""
-        limit = len(self.buffer) if endpos is None else max(self.position, min(len(self.buffer), endpos - self.base))
-        end = self.buffer.rfind(b"\n", self.position, limit) + 1
-        if end <= self.position or end - self.position > self._max_record:
+        buffer, begin = self.buffer, self.position
+        limit = len(buffer) if endpos is None else max(begin, min(len(buffer), endpos - self.base))
+        end = buffer.rfind(b"\n", begin, limit) + 1
+        if end <= begin or end - begin > self._max_record:
             return 0
-        region = self.buffer[self.position : end]
-        count = region.count(b"\n")
+        if plain and buffer.find(b'"', begin, end) >= 0:
+            return 0
+        count = buffer.count(b"\n", begin, end)
         if count > want:
-            region = region[: _lines(want).match(region).end()]  # type: ignore[union-attr]
+            end = _lines(want).match(buffer, begin).end()  # type: ignore[union-attr]
             count = want
-        if b"\n\n" in region or b"\n\r" in region:
+        if buffer.find(b"\n\n", begin, end) >= 0 or buffer.find(b"\n\r", begin, end) >= 0:
             return 0
         if plain:
-            if b'"' in region or region.count(b"\r") != region.count(b"\r\n"):
+            if buffer.count(b"\r", begin, end) != buffer.count(b"\r\n", begin, end):
                 return 0
         # Left of each line's quotes once pairs are dropped: one quote where the count is odd.
-        elif b'"' in region and b'"' in region.translate(None, _ALL_BUT_QUOTES_AND_LF).replace(b'""', b""):
+        elif buffer.find(b'"', begin, end) >= 0 and b'"' in (
+            buffer[begin:end].translate(None, _ALL_BUT_QUOTES_AND_LF).replace(b'""', b"")
+        ):
             return 0
-        self.position += len(region)
+        self.position = end
         self.lines += count
         self.rows += count
         return count
@@ -431,12 +435,12 @@ class _ChunkBuilder:
         text, suspect = _decode(data)
         if "\r" in text:
             text = _CRS_BEFORE_LF.sub("\n", text)
-        reader = csv.reader(io.StringIO(text))
         try:
             if line_breaks == count:  # a line per row: no blank lines, no line breaks in fields
-                rows = list(reader)
+                rows = list(csv.reader(text[:-1].split("\n")))
                 lines = range(lines_before + 1, lines_before + 1 + count)
-            else:
+            else:  # the csv module joins a record's lines: each keeps its line break
+                reader = csv.reader(map(str.__add__, text[:-1].split("\n"), repeat("\n")))
                 rows, lines = [], []
                 consumed = 0
                 for values in reader:
