@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import contextmanager
 from itertools import islice
 from pathlib import Path
 
@@ -43,12 +44,18 @@ from tests.core import reference_reader  # noqa: E402
 CHUNK_ROWS = 10_000
 
 
+@contextmanager
+def opened(path: Path, max_header_bytes: int | None = None):
+    """The file's decompressed stream, positioned after its header, and the header."""
+    with path.open("rb") as raw:
+        stream = open_decompressed(raw)
+        yield stream, read_header(stream, max_bytes=max_header_bytes)
+
+
 def events_old(path: Path) -> tuple[int, int, int]:
     """As the pipeline did: records in chunks of 10,000, each validated, failures written."""
     valid = failed = error_bytes = 0
-    with path.open("rb") as raw:
-        stream = open_decompressed(raw)
-        header = read_header(stream)
+    with opened(path) as (stream, header):
         columns = event_columns(header)
         records = reference_reader.iter_records(stream, start=header.end)
         while chunk := list(islice(records, CHUNK_ROWS)):
@@ -66,9 +73,7 @@ def events_old(path: Path) -> tuple[int, int, int]:
 
 def events_new(path: Path) -> tuple[int, int, int]:
     valid = failed = error_bytes = 0
-    with path.open("rb") as raw:
-        stream = open_decompressed(raw)
-        header = read_header(stream)
+    with opened(path) as (stream, header):
         columns = event_columns(header)
         for chunk in read_chunks(stream, start=Checkpoint.after_header(header), chunk_rows=CHUNK_ROWS):
             checked = check_events(chunk, columns)
@@ -95,9 +100,7 @@ class _AllUsers:
 
 def profiles_old(path: Path) -> tuple[int, int, int]:
     valid = failed = 0
-    with path.open("rb") as raw:
-        stream = open_decompressed(raw)
-        header = read_header(stream, max_bytes=102_400)
+    with opened(path, 102_400) as (stream, header):
         columns, types, registered = _profile_setup(stream, header)
         records = reference_reader.iter_records(stream, start=header.end)
         while chunk := list(islice(records, CHUNK_ROWS)):
@@ -113,9 +116,7 @@ def profiles_old(path: Path) -> tuple[int, int, int]:
 
 def profiles_new(path: Path) -> tuple[int, int, int]:
     valid = failed = 0
-    with path.open("rb") as raw:
-        stream = open_decompressed(raw)
-        header = read_header(stream, max_bytes=102_400)
+    with opened(path, 102_400) as (stream, header):
         columns, types, registered = _profile_setup(stream, header)
         for chunk in read_chunks(stream, start=Checkpoint.after_header(header), chunk_rows=CHUNK_ROWS):
             checked = check_profiles(chunk, columns, types, registered)
@@ -125,16 +126,12 @@ def profiles_new(path: Path) -> tuple[int, int, int]:
 
 
 def count_old(path: Path) -> tuple[int, int, int]:
-    with path.open("rb") as raw:
-        stream = open_decompressed(raw)
-        header = read_header(stream)
+    with opened(path) as (stream, header):
         return reference_reader.scan(stream, start=header.end).rows, 0, 0
 
 
 def count_new(path: Path) -> tuple[int, int, int]:
-    with path.open("rb") as raw:
-        stream = open_decompressed(raw)
-        header = read_header(stream)
+    with opened(path) as (stream, header):
         return count_rows(stream, start=Checkpoint.after_header(header), max_rows=1_000_000).rows, 0, 0
 
 
