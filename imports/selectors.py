@@ -40,6 +40,10 @@ def project_for_api_token(*, token: str) -> Project | None:
     return api_token.project if api_token else None
 
 
+def api_token_exists(*, project: Project) -> bool:
+    return ApiToken.objects.filter(project=project).exists()
+
+
 def import_job_list(*, project: Project, kind: str | None = None) -> QuerySet[ImportJob]:
     jobs = ImportJob.objects.filter(project=project).select_related("created_by")
     return jobs.filter(kind=kind) if kind else jobs

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from imports import s3_discovery, selectors, services
+from imports import s3, s3_discovery, selectors, services
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
 from imports.dashboard.progress import job_progress
 from imports.dashboard.reasons import reason_display, sample_values
@@ -117,6 +117,7 @@ def _import_page_render(request, project, kind, form, status=200, upload_errors=
         "max_upload_text": size_text(settings.DASHBOARD_UPLOAD_MAX_BYTES),
         "too_large_template": too_large_message("{size}"),
         "jobs": jobs,
+        "s3_configured": s3.is_configured(),
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{s3_discovery.s3_prefix(project=project, kind=kind)}",
         "s3_access_key": selectors.s3_access_key_active(project=project),
     }
@@ -144,7 +145,7 @@ def jobs_live(request, project):
 def job_detail(request, project, job_id):
     job = selectors.import_job_get(project=project, job_id=job_id)
     job.progress = job_progress(job)
-    context = {"job": job, "nav": "events_import" if job.kind == ImportJob.Kind.EVENTS else "profiles_import"}
+    context = {"job": job, "nav": _nav(job)}
     if job.failed and job.is_final:
         groups, total = _reason_groups(job)
         for group in groups:
@@ -156,6 +157,11 @@ def job_detail(request, project, job_id):
     if job.dry_run:
         context["imported_as"] = selectors.import_job_imported_from(job=job)
     return project_render(request, "dashboard/job_detail.html", context)
+
+
+def _nav(job) -> str:
+    """The side navigation entry a job's pages belong to."""
+    return "events_import" if job.kind == ImportJob.Kind.EVENTS else "profiles_import"
 
 
 def _reason_groups(job):
@@ -220,8 +226,14 @@ def job_error_csv(request, project, job_id):
     if not job.error_csv_key:
         raise Http404("This job has no error CSV.")
     download_name = f"errors-{job.pk}-{job.file_name.rsplit('.', 1)[0]}.csv"
+    try:
+        # Local storage and django-storages' S3 both raise FileNotFoundError for a missing file.
+        stored = default_storage.open(job.error_csv_key, "rb")
+    except FileNotFoundError:
+        context = {"job": job, "nav": _nav(job)}
+        return project_render(request, "dashboard/error_csv_missing.html", context, status=404)
     return FileResponse(
-        default_storage.open(job.error_csv_key, "rb"),
+        stored,
         as_attachment=True,
         filename=download_name,
         content_type="text/csv",

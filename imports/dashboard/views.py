@@ -71,9 +71,13 @@ def _credentials_page(request, project, new_s3_key=None):
 @require_POST
 @member_view
 def api_token_reissue(request, project):
+    had_token = selectors.api_token_exists(project=project)
     # The full token survives exactly one page view: the redirect target pops it from the session.
     request.session["new_api_token"] = services.api_token_reissue(project=project, by=request.user)
-    messages.success(request, _("A new API token was issued. The previous token no longer works."))
+    if had_token:
+        messages.success(request, _("A new API token was issued. The previous token no longer works."))
+    else:
+        messages.success(request, _("The project's API token was issued."))
     return redirect("dashboard:credentials", app_id=project.app_id)
 
 
