@@ -16,9 +16,11 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
 from imports import s3, s3_discovery, selectors, services
+from imports.dashboard.file_templates import template_text
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
 from imports.dashboard.progress import job_progress
 from imports.dashboard.reasons import reason_display, sample_values
+from imports.dashboard.upload_checks import upload_kind_problem
 from imports.dashboard.uploads import MULTIPART_OVERHEAD_BYTES, UploadLimitHandler, content_length
 from imports.dashboard.views import member_view, project_render
 from imports.models import ImportJob
@@ -27,6 +29,7 @@ JOBS_PER_PAGE = 20
 LIVE_JOBS_MAX = 50
 REASON_GROUPS_SHOWN = 20
 NEW_ITEMS_SHOWN = 100
+TEMPLATE_URLS = {ImportJob.Kind.EVENTS: "dashboard:events_template", ImportJob.Kind.USER_PROFILES: "dashboard:profiles_template"}
 TEMPLATES = {
     ImportJob.Kind.EVENTS: "dashboard/events_import.html",
     ImportJob.Kind.USER_PROFILES: "dashboard/profiles_import.html",
@@ -67,6 +70,8 @@ def _upload(request, project, kind, limit: UploadLimitHandler):
     if not form.is_valid():
         return _upload_refused(request, project, kind, [e for errors in form.errors.values() for e in errors], form)
     upload = form.cleaned_data["file"]
+    if problem := upload_kind_problem(upload, kind=kind, file_name=upload.name):
+        return _upload_refused(request, project, kind, [problem], form)
     dry_run = form.cleaned_data["validate_only"]
     job = services.import_job_create(
         project=project,
@@ -117,6 +122,8 @@ def _import_page_render(request, project, kind, form, status=200, upload_errors=
         "max_upload_text": size_text(settings.DASHBOARD_UPLOAD_MAX_BYTES),
         "too_large_template": too_large_message("{size}"),
         "jobs": jobs,
+        "template_csv": template_text(kind).rstrip("\n"),
+        "template_url": reverse(TEMPLATE_URLS[kind], args=[project.app_id]),
         "s3_configured": s3.is_configured(),
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{s3_discovery.s3_prefix(project=project, kind=kind)}",
         "s3_access_key": selectors.s3_access_key_active(project=project),
