@@ -134,7 +134,7 @@ def import_job_create_from_dry_run(*, job: ImportJob, created_by: AbstractBaseUs
 
     Asking twice (a double click, two members) returns the import already made from that file.
     """
-    if not job.dry_run or job.state not in (ImportJob.State.SUCCEEDED, ImportJob.State.SUCCEEDED_WITH_ERRORS):
+    if not job.dry_run or job.state != ImportJob.State.VALIDATED:
         raise ValueError(f"job {job.pk} is not a finished dry run")
     with transaction.atomic():
         ImportJob.objects.select_for_update().get(pk=job.pk)

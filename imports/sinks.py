@@ -287,7 +287,7 @@ def job_finish(*, job: ImportJob) -> None:
         if locked.is_final:
             return
         locked.error_csv_key = key
-        locked.state = ImportJob.State.SUCCEEDED_WITH_ERRORS if locked.failed else ImportJob.State.SUCCEEDED
+        locked.state = locked.finished_state()
         locked.finished_at = timezone.now()
         locked.save(update_fields=["error_csv_key", "state", "finished_at"])
 
