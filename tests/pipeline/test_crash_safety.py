@@ -17,7 +17,7 @@ from imports.models import AppUser, ImportJob, TrackedEvent
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 60_000
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="crash safety is proven on PostgreSQL")
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="crash safety is proven on PostgreSQL (bin/test runs it when postgresql is installed)")
 
 
 def database_url() -> str:
