@@ -83,25 +83,25 @@ def test_no_page_is_wider_than_the_window(page, alice, project, site, width):
     assert page.evaluate(OVERFLOW), (width, "login", page.evaluate(WIDE_ELEMENTS))
 
 
-def test_history_shows_every_column_at_1280(logged_in, project, alice, site):
+def test_history_shows_every_column_at_1280(logged_in, project, alice, site, screenshot):
     page = logged_in
     page.goto(f"{page.base_url}/p/{project.app_id}/events/import/")
     wrap = page.locator("table.jobs").locator("xpath=..")
-    page.screenshot(path="/tmp/i15/history.png", full_page=True)
-    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), wrap.evaluate("w => [w.scrollWidth, w.clientWidth, [...w.querySelectorAll('th')].map(t => Math.round(t.getBoundingClientRect().width))]")
+    assert wrap.evaluate("w => w.scrollWidth <= w.clientWidth"), "the history table scrolls sideways"
+    screenshot(page, "import-history")
     for header in ("File", "Source", "By", "State", "Rows", "Imported", "Failed", "Started", "Duration"):
         cell = page.locator("table.jobs th", has_text=header).first
         box = cell.bounding_box()
         assert box["x"] + box["width"] <= 1280, header
 
 
-def test_history_stacks_into_labelled_rows_on_a_phone(logged_in, project, alice, site):
+def test_history_stacks_into_labelled_rows_on_a_phone(logged_in, project, alice, site, screenshot):
     page = logged_in
     page.set_viewport_size({"width": 390, "height": 844})
     page.goto(f"{page.base_url}/p/{project.app_id}/events/import/")
     row = page.locator("table.jobs tbody tr", has_text="nightly-export")
     row.scroll_into_view_if_needed()
-    page.screenshot(path="/tmp/i15/phone.png", full_page=False)
+    screenshot(page, "phone-import-history", full_page=False)
     text = row.inner_text().lower()  # the labels are set in capitals
     for label in ("source", "state", "rows", "imported", "failed", "started", "duration"):
         assert label in text, label
