@@ -53,6 +53,13 @@ def import_job_get(*, project: Project, job_id: int) -> ImportJob:
     return get_object_or_404(ImportJob, project=project, pk=job_id)
 
 
+def import_job_find(*, project: Project, job_id: int) -> ImportJob | None:
+    """The project's job, or None (the API answers its own 404 body)."""
+    if not 0 < job_id < 2**63:  # beyond a database id, and some backends overflow on it
+        return None
+    return ImportJob.objects.select_related("project").filter(project=project, pk=job_id).first()
+
+
 def notification_recipients(*, project: Project) -> list[tuple[str, str]]:
     """(email, language) of every member of the project who has notifications on."""
     return list(
@@ -154,6 +161,12 @@ def import_job_awaiting_upload_list() -> QuerySet[ImportJob]:
     return ImportJob.objects.filter(
         state=ImportJob.State.AWAITING_UPLOAD, source=ImportJob.Source.API_V3
     ).order_by("pk")
+
+
+def import_job_direct_upload_get(*, job_id: int) -> ImportJob | None:
+    """An API v3 job by id alone, for the PUT to the server's own upload URL: there is no project
+    at hand there, the URL's signature is what authorises it (as S3's does)."""
+    return ImportJob.objects.filter(pk=job_id, source=ImportJob.Source.API_V3).first()
 
 
 def import_job_direct_upload_keys(*, project: Project, keys: list[str]) -> set[str]:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -99,6 +100,13 @@ def import_job_create(
         started_by=started_by,
         dry_run=dry_run,
     )
+
+
+def import_job_rename(*, job: ImportJob, file_name: str) -> ImportJob:
+    """The name the history, the job page and the emails give the job's file."""
+    job.file_name = file_name[:1024]
+    job.save(update_fields=["file_name"])
+    return job
 
 
 def import_job_enqueue(*, job: ImportJob) -> None:
@@ -227,6 +235,13 @@ def api_request_count(*, feature: str, token_digest: str, window_start: int) -> 
     if count == 1:
         ApiRequestCount.objects.filter(window_start__lt=window_start).delete()
     return count
+
+
+def api_request_uncount(*, feature: str, token_digest: str, window_start: int) -> None:
+    """Give back one counted request of the window (one atomic UPDATE, never below 0)."""
+    ApiRequestCount.objects.filter(
+        feature=feature, token_digest=token_digest, window_start=window_start, requests__gt=0
+    ).update(requests=F("requests") - 1)
 
 
 def import_job_await_upload(

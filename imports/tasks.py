@@ -1,6 +1,6 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
-from imports import pipeline, s3_discovery
+from imports import embedded_uploads, pipeline, s3_discovery
 
 
 def import_job_run(job_id: int) -> str:
@@ -16,4 +16,4 @@ def s3_imports_discover() -> int:
 
 
 def import_jobs_resume_stalled() -> int:
-    return pipeline.resume_stalled()
+    return pipeline.resume_stalled() + len(embedded_uploads.expired_uploads_fail())

@@ -41,8 +41,11 @@ _GZIP_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
 _UNCODED = (MESSAGE_CORRUPT, MESSAGE_PROFILE_LIMIT)
 
 
-def profile_bulk_import(*, request: HttpRequest, project: Project, started_by: str) -> dict[str, dict[str, str]]:
-    """Check, store and queue the body's file; the 202 body's ``user_profile`` (key -> type), or ApiError."""
+def profile_bulk_import(
+    *, request: HttpRequest, project: Project, started_by: str
+) -> tuple[ImportJob, dict[str, dict[str, str]]]:
+    """Check, store and queue the body's file; the job, and the 202 body's ``user_profile`` (key -> type),
+    or ApiError."""
     if content_length(request) > MAX_BYTES:
         raise errors.ApiError(errors.payload_too_large())
     content_type = request.content_type.lower()
@@ -64,7 +67,7 @@ def profile_bulk_import(*, request: HttpRequest, project: Project, started_by: s
             checksum=checksum,
         )
     services.import_job_enqueue(job=job)
-    return {key: {"type": type_} for key, type_ in types.items()}
+    return job, {key: {"type": type_} for key, type_ in types.items()}
 
 
 def _receive(request: HttpRequest, body: IO[bytes]) -> str:

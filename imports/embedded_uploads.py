@@ -1,0 +1,170 @@
+"""API v3 without S3 (the embedded default): the server hands out a pre-signed PUT URL of its own
+and receives the upload itself, enforcing what S3 enforces on a pre-signed URL.
+
+The URL carries an expiry time and an HMAC-SHA256 signature, keyed by a key derived from
+SECRET_KEY, over the job, its storage key, the expiry and the declared Content-Type, Content-MD5
+and byte size. The PUT is refused, with S3's XML error bodies, when the signature does not match,
+the URL expired, the headers or the length are not the ones signed, the body's MD5 is not the
+declared one, or the job already has its file; a refused PUT stores nothing and imports nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone as dt_timezone
+from typing import IO, Any
+from urllib.parse import urlencode
+
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
+
+from imports import notifications, selectors, services, sources
+from imports.api import v3
+from imports.core.reader import Message
+from imports.models import ImportJob, Project
+
+SALT = "imports.embedded_uploads.put"
+EMBEDDED = "embedded"  # in the job's summary["direct_upload"]: the URL is this server's
+_BLOCK = 1 << 20
+
+
+def clock() -> float:
+    """The current unix time (tests move it)."""
+    return time.time()
+
+
+@dataclass(frozen=True)
+class UploadRefused(Exception):
+    """The PUT is refused with this S3 error (status, Code, Message)."""
+
+    status: int
+    code: str
+    message: str
+
+
+SIGNATURE_MISMATCH = UploadRefused(
+    403,
+    "SignatureDoesNotMatch",
+    "The request signature we calculated does not match the signature you provided. Check the URL, and send "
+    "exactly the Content-Type, Content-MD5 and Content-Length the upload was declared with.",
+)
+EXPIRED = UploadRefused(403, "AccessDenied", "Request has expired")
+ALREADY_USED = UploadRefused(403, "AccessDenied", "This upload URL has already been used: request a new one.")
+MISSING_LENGTH = UploadRefused(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+INCOMPLETE_BODY = UploadRefused(
+    400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header."
+)
+BAD_DIGEST = UploadRefused(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+
+
+def direct_upload_start(
+    *, project: Project, request: v3.UploadRequest, started_by: str, site_url: str
+) -> tuple[ImportJob, dict[str, Any]]:
+    """The job awaiting its file and the ``direct_upload`` answer: a PUT URL of this server
+    (``site_url`` is where the client reached it), valid as long as S3's would be."""
+    expires = int(clock()) + v3.URL_SECONDS
+    expires_at = datetime.fromtimestamp(expires, dt_timezone.utc).isoformat()
+    kind = ImportJob.Kind.USER_PROFILES
+    name = f"api-v3-{uuid.uuid4().hex}{v3.CONTENT_TYPES[request.content_type][1]}"
+    job = services.import_job_await_upload(
+        project=project,
+        kind=kind,
+        storage_key=sources.upload_key(project=project, kind=kind, file_name=name),
+        byte_size=request.byte_size,
+        checksum=request.checksum,
+        started_by=started_by,
+        upload={
+            "content_type": request.content_type,
+            "expires_at": expires_at,
+            # The PUT is refused once the URL expired (the same clock decides both); the grace
+            # only keeps an upload still streaming at that moment from being failed under it.
+            "accept_until": (datetime.fromisoformat(expires_at) + timedelta(seconds=v3.ACCEPT_GRACE_SECONDS)).isoformat(),
+            EMBEDDED: True,
+        },
+    )
+    query = urlencode({"expires": expires, "signature": _signature(job, expires)})
+    url = site_url.rstrip("/") + reverse("api:direct_upload_put", args=[job.pk]) + "?" + query
+    return job, {"url": url, "headers": {"Content-Type": request.content_type, "Content-MD5": request.checksum}}
+
+
+def _signature(job: ImportJob, expires: int) -> str:
+    signed = "\n".join(
+        ["PUT", str(job.pk), job.storage_key, str(expires), _content_type(job), job.checksum, str(job.byte_size)]
+    )
+    return salted_hmac(SALT, signed, algorithm="sha256").hexdigest()
+
+
+def _is_embedded(job: ImportJob) -> bool:
+    return bool(job.summary.get("direct_upload", {}).get(EMBEDDED))
+
+
+def _content_type(job: ImportJob) -> str:
+    return job.summary.get("direct_upload", {}).get("content_type", "")
+
+
+def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[str, str], body: IO[bytes]) -> ImportJob:
+    """Check the PUT against the signed URL, read the body (never more than the signed length),
+    check its MD5, then store it and queue the job; UploadRefused otherwise."""
+    job = selectors.import_job_direct_upload_get(job_id=job_id)
+    expires = query.get("expires", "")
+    if job is None or not _is_embedded(job) or not expires.isdigit():
+        raise SIGNATURE_MISMATCH
+    if not constant_time_compare(query.get("signature", ""), _signature(job, int(expires))):
+        raise SIGNATURE_MISMATCH
+    if clock() > int(expires):
+        raise EXPIRED
+    if job.state != ImportJob.State.AWAITING_UPLOAD:
+        raise ALREADY_USED
+    length = headers.get("Content-Length", "")
+    if not length.isdigit():
+        raise MISSING_LENGTH
+    sent_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if (sent_type, headers.get("Content-MD5", ""), int(length)) != (_content_type(job), job.checksum, job.byte_size):
+        raise SIGNATURE_MISMATCH
+    with tempfile.TemporaryFile() as received:
+        digest, size = hashlib.md5(usedforsecurity=False), 0
+        while size < job.byte_size and (block := body.read(min(_BLOCK, job.byte_size - size))):
+            digest.update(block)
+            received.write(block)
+            size += len(block)
+        if size != job.byte_size:
+            raise INCOMPLETE_BODY
+        if base64.b64encode(digest.digest()).decode() != job.checksum:
+            raise BAD_DIGEST
+        received.seek(0)
+        return _arrive(job.pk, received, size)
+
+
+@transaction.atomic
+def _arrive(job_id: int, content: IO[bytes], size: int) -> ImportJob:
+    """Store the file and queue the job, unless a PUT running at the same time got there first."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.state != ImportJob.State.AWAITING_UPLOAD:
+        raise ALREADY_USED
+    job.storage_key = default_storage.save(job.storage_key, File(content))
+    job.save(update_fields=["storage_key"])
+    return services.import_job_upload_arrive(job_id=job.pk, etag="", size=size, arrived_at=timezone.now())
+
+
+def expired_uploads_fail() -> list[ImportJob]:
+    """Fail each job awaiting an upload to this server's URL that expired (plus the grace) with
+    nothing uploaded: part of the watchdog, since without S3 there is no discovery to do it."""
+    failed = []
+    now = timezone.now()
+    for job in selectors.import_job_awaiting_upload_list():
+        upload = job.summary["direct_upload"]
+        if upload.get(EMBEDDED) and now > datetime.fromisoformat(upload["accept_until"]):
+            services.import_job_fail(job_id=job.pk, message=Message(v3.MESSAGE_UPLOAD_MISSING))
+            notifications.job_finished_notify(job=job)
+            failed.append(job)
+    return failed
