@@ -56,6 +56,9 @@ def site(alice, project):
     pages = [base + path for path in ("events/import/", "events/settings/", "user-profiles/import/",
                                       "user-profiles/settings/", "settings/credentials/", "settings/notifications/")]
     pages += [f"{base}jobs/{job.pk}/" for job in jobs]
+    gone = ImportJob.objects.create(project=project, kind="events", source="dashboard", file_name="old.csv",
+                                    state="succeeded_with_errors", failed=1, error_csv_key="errors/gone.csv")
+    pages.append(f"{base}jobs/{gone.pk}/errors.csv")  # the 404 page of an error CSV no longer stored
     return pages
 
 
