@@ -44,27 +44,36 @@ def clock() -> float:
 
 
 @dataclass(frozen=True)
-class UploadRefused(Exception):
-    """The PUT is refused with this S3 error (status, Code, Message)."""
+class Refusal:
+    """An S3 error answer: HTTP status, ``Code`` and ``Message``."""
 
     status: int
     code: str
     message: str
 
 
-SIGNATURE_MISMATCH = UploadRefused(
+class UploadRefused(Exception):
+    """The PUT is refused with ``refusal`` (a fresh exception each time: a shared instance would
+    keep collecting tracebacks)."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.code)
+        self.refusal = refusal
+
+
+SIGNATURE_MISMATCH = Refusal(
     403,
     "SignatureDoesNotMatch",
     "The request signature we calculated does not match the signature you provided. Check the URL, and send "
     "exactly the Content-Type, Content-MD5 and Content-Length the upload was declared with.",
 )
-EXPIRED = UploadRefused(403, "AccessDenied", "Request has expired")
-ALREADY_USED = UploadRefused(403, "AccessDenied", "This upload URL has already been used: request a new one.")
-MISSING_LENGTH = UploadRefused(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
-INCOMPLETE_BODY = UploadRefused(
+EXPIRED = Refusal(403, "AccessDenied", "Request has expired")
+ALREADY_USED = Refusal(403, "AccessDenied", "This upload URL has already been used: request a new one.")
+MISSING_LENGTH = Refusal(411, "MissingContentLength", "You must provide the Content-Length HTTP header.")
+INCOMPLETE_BODY = Refusal(
     400, "IncompleteBody", "You did not provide the number of bytes specified by the Content-Length HTTP header."
 )
-BAD_DIGEST = UploadRefused(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
+BAD_DIGEST = Refusal(400, "BadDigest", "The Content-MD5 you specified did not match what we received.")
 
 
 def direct_upload_start(
@@ -118,19 +127,19 @@ def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[st
     job = selectors.import_job_direct_upload_get(job_id=job_id)
     expires = query.get("expires", "")
     if job is None or not _is_embedded(job) or not expires.isdigit():
-        raise SIGNATURE_MISMATCH
+        raise UploadRefused(SIGNATURE_MISMATCH)
     if not constant_time_compare(query.get("signature", ""), _signature(job, int(expires))):
-        raise SIGNATURE_MISMATCH
+        raise UploadRefused(SIGNATURE_MISMATCH)
     if clock() > int(expires):
-        raise EXPIRED
+        raise UploadRefused(EXPIRED)
     if job.state != ImportJob.State.AWAITING_UPLOAD:
-        raise ALREADY_USED
+        raise UploadRefused(ALREADY_USED)
     length = headers.get("Content-Length", "")
     if not length.isdigit():
-        raise MISSING_LENGTH
+        raise UploadRefused(MISSING_LENGTH)
     sent_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
     if (sent_type, headers.get("Content-MD5", ""), int(length)) != (_content_type(job), job.checksum, job.byte_size):
-        raise SIGNATURE_MISMATCH
+        raise UploadRefused(SIGNATURE_MISMATCH)
     with tempfile.TemporaryFile() as received:
         digest, size = hashlib.md5(usedforsecurity=False), 0
         while size < job.byte_size and (block := body.read(min(_BLOCK, job.byte_size - size))):
@@ -138,9 +147,9 @@ def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[st
             received.write(block)
             size += len(block)
         if size != job.byte_size:
-            raise INCOMPLETE_BODY
+            raise UploadRefused(INCOMPLETE_BODY)
         if base64.b64encode(digest.digest()).decode() != job.checksum:
-            raise BAD_DIGEST
+            raise UploadRefused(BAD_DIGEST)
         received.seek(0)
         return _arrive(job.pk, received, size)
 
@@ -150,7 +159,7 @@ def _arrive(job_id: int, content: IO[bytes], size: int) -> ImportJob:
     """Store the file and queue the job, unless a PUT running at the same time got there first."""
     job = ImportJob.objects.select_for_update().get(pk=job_id)
     if job.state != ImportJob.State.AWAITING_UPLOAD:
-        raise ALREADY_USED
+        raise UploadRefused(ALREADY_USED)
     job.storage_key = default_storage.save(job.storage_key, File(content))
     job.save(update_fields=["storage_key"])
     return services.import_job_upload_arrive(job_id=job.pk, etag="", size=size, arrived_at=timezone.now())

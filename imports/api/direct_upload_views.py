@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from imports import embedded_uploads
-from imports.embedded_uploads import UploadRefused
+from imports.embedded_uploads import Refusal, UploadRefused
 
-METHOD_NOT_ALLOWED = UploadRefused(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
+METHOD_NOT_ALLOWED = Refusal(405, "MethodNotAllowed", "The specified method is not allowed against this resource.")
 
 
 @csrf_exempt
@@ -26,13 +26,13 @@ def direct_upload_put(request: HttpRequest, job_id: int) -> HttpResponse:
     try:
         job = embedded_uploads.upload_receive(job_id=job_id, query=request.GET, headers=request.headers, body=request)
     except UploadRefused as refused:
-        return _s3_error(refused, request.path)
+        return _s3_error(refused.refusal, request.path)
     response = HttpResponse(status=200)
     response["ETag"] = f'"{base64.b64decode(job.checksum).hex()}"'  # S3's ETag of a single-part upload
     return response
 
 
-def _s3_error(refused: UploadRefused, resource: str) -> HttpResponse:
+def _s3_error(refused: Refusal, resource: str) -> HttpResponse:
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{refused.code}</Code><Message>{escape(refused.message)}</Message>"

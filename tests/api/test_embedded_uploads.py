@@ -9,7 +9,6 @@ from http.client import HTTPConnection
 import json
 import re
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
