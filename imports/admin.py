@@ -1,8 +1,11 @@
 """Operator views of every model: searchable, filterable, audit fields read-only."""
 
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
 
 from imports import models
+from imports.webhooks import services as webhooks
 
 
 class MembershipInline(admin.TabularInline):
@@ -163,3 +166,97 @@ class ApiRequestCountAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+# --- Completion webhooks (docs/webhooks.md) -----------------------------------------------------
+
+
+class WebhookEndpointAdminForm(forms.ModelForm):
+    url = forms.CharField(max_length=2000, help_text="https:// and a public address (docs/webhooks.md)")
+    events = forms.MultipleChoiceField(
+        choices=[(e, label) for e, label in models.WebhookEvent.choices if e in webhooks.DEFAULT_EVENTS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = models.WebhookEndpoint
+        fields = ["project", "url", "format", "events", "enabled", "disabled_reason"]
+
+    def clean_url(self):
+        try:
+            return webhooks.webhook_url_check(self.cleaned_data["url"])
+        except webhooks.UrlRefused as exc:
+            raise forms.ValidationError(webhooks.URL_REFUSAL_TEXTS[exc.code]) from exc
+
+    def clean(self):
+        project = self.cleaned_data.get("project")
+        limit = settings.WEBHOOKS_MAX_PER_PROJECT
+        if self.instance.pk is None and project and project.webhook_endpoints.count() >= limit:
+            raise forms.ValidationError(f"This project has {limit} webhooks already, the most it can have.")
+        return self.cleaned_data
+
+
+@admin.register(models.WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Added here, an endpoint's signing secret is shown once in the confirmation message."""
+
+    form = WebhookEndpointAdminForm
+    list_display = ["url", "project", "format", "enabled", "disabled_reason", "created_at"]
+    list_filter = ["enabled", "format"]
+    search_fields = ["url", "project__name", "project__app_id"]
+    list_select_related = ["project"]
+    autocomplete_fields = ["project"]
+    actions = ["send_test_event"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["project", "created_at", "created_by"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        endpoint, secret = webhooks.webhook_endpoint_create(
+            project=obj.project, url=obj.url, format=obj.format, events=obj.events, enabled=obj.enabled, by=request.user
+        )
+        obj.pk, obj.secret_encrypted, obj.created_at = endpoint.pk, endpoint.secret_encrypted, endpoint.created_at
+        obj._state.adding = False
+        messages.warning(request, f"Signing secret of webhook {endpoint.pk}: {secret} (copy it now, it is not shown again)")
+
+    @admin.action(description="Send a test event")
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset:
+            webhooks.webhook_test_send(endpoint=endpoint)
+        self.message_user(request, f"{queryset.count()} test events queued.")
+
+
+class WebhookAttemptInline(admin.TabularInline):
+    model = models.WebhookAttempt
+    extra = 0
+    can_delete = False
+    fields = ["number", "started_at", "status_code", "duration_ms", "error", "response_excerpt"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: every attempt with its status, duration and the first bytes of the answer."""
+
+    inlines = [WebhookAttemptInline]
+    list_display = ["delivery_id", "event", "endpoint", "job", "state", "attempts", "created_at", "finished_at"]
+    list_filter = ["state", "event", "created_at"]
+    search_fields = ["delivery_id", "endpoint__url", "endpoint__project__app_id"]
+    list_select_related = ["endpoint__project", "job"]
+    readonly_fields = [field.name for field in models.WebhookDelivery._meta.fields]
+    actions = ["resend"]
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Resend failed deliveries")
+    def resend(self, request, queryset):
+        restarted = sum(webhooks.webhook_delivery_resend(delivery=delivery) for delivery in queryset)
+        self.message_user(request, f"{restarted} failed deliveries are being sent again.")

@@ -14,27 +14,22 @@ import base64
 import hashlib
 import tempfile
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timezone as dt_timezone
 from typing import IO, Any
 from urllib.parse import urlencode
 
-from django.core.files import File
-from django.core.files.storage import default_storage
-from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
-from imports import notifications, selectors, services, sources
-from imports.api import v3
+from imports import direct_uploads, jobs, selectors, sources
 from imports.core.reader import Message
+from imports.direct_uploads import UploadRequest
 from imports.models import ImportJob, Project
 
 SALT = "imports.embedded_uploads.put"
-EMBEDDED = "embedded"  # in the job's summary["direct_upload"]: the URL is this server's
 _BLOCK = 1 << 20
 
 
@@ -77,48 +72,35 @@ BAD_DIGEST = Refusal(400, "BadDigest", "The Content-MD5 you specified did not ma
 
 
 def direct_upload_start(
-    *, project: Project, request: v3.UploadRequest, started_by: str, site_url: str
+    *, project: Project, request: UploadRequest, started_by: str, site_url: str
 ) -> tuple[ImportJob, dict[str, Any]]:
     """The job awaiting its file and the ``direct_upload`` answer: a PUT URL of this server
-    (``site_url`` is where the client reached it), valid as long as S3's would be."""
-    expires = int(clock()) + v3.URL_SECONDS
-    expires_at = datetime.fromtimestamp(expires, dt_timezone.utc).isoformat()
+    (``site_url`` is where the client reached it), valid as long as S3's would be.
+
+    The PUT is refused once the URL expired (the same clock decides both); the grace of
+    ``accept_until`` only keeps an upload still streaming at that moment from being failed under it.
+    """
+    expires = int(clock()) + direct_uploads.URL_SECONDS
     kind = ImportJob.Kind.USER_PROFILES
-    name = f"api-v3-{uuid.uuid4().hex}{v3.CONTENT_TYPES[request.content_type][1]}"
-    job = services.import_job_await_upload(
+    job = direct_uploads.upload_await(
         project=project,
-        kind=kind,
-        storage_key=sources.upload_key(project=project, kind=kind, file_name=name),
-        byte_size=request.byte_size,
-        checksum=request.checksum,
+        storage_key=sources.upload_key(project=project, kind=kind, file_name=direct_uploads.upload_file_name(request)),
+        request=request,
         started_by=started_by,
-        upload={
-            "content_type": request.content_type,
-            "expires_at": expires_at,
-            # The PUT is refused once the URL expired (the same clock decides both); the grace
-            # only keeps an upload still streaming at that moment from being failed under it.
-            "accept_until": (datetime.fromisoformat(expires_at) + timedelta(seconds=v3.ACCEPT_GRACE_SECONDS)).isoformat(),
-            EMBEDDED: True,
-        },
+        expires_at=datetime.fromtimestamp(expires, dt_timezone.utc),
+        embedded=True,
     )
     query = urlencode({"expires": expires, "signature": _signature(job, expires)})
     url = site_url.rstrip("/") + reverse("api:direct_upload_put", args=[job.pk]) + "?" + query
-    return job, {"url": url, "headers": {"Content-Type": request.content_type, "Content-MD5": request.checksum}}
+    return job, {"url": url, "headers": direct_uploads.upload_headers(request)}
 
 
 def _signature(job: ImportJob, expires: int) -> str:
     signed = "\n".join(
-        ["PUT", str(job.pk), job.storage_key, str(expires), _content_type(job), job.checksum, str(job.byte_size)]
+        ["PUT", str(job.pk), job.storage_key, str(expires), job.direct_upload.content_type, job.checksum,
+         str(job.byte_size)]
     )
     return salted_hmac(SALT, signed, algorithm="sha256").hexdigest()
-
-
-def _is_embedded(job: ImportJob) -> bool:
-    return bool(job.summary.get("direct_upload", {}).get(EMBEDDED))
-
-
-def _content_type(job: ImportJob) -> str:
-    return job.summary.get("direct_upload", {}).get("content_type", "")
 
 
 def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[str, str], body: IO[bytes]) -> ImportJob:
@@ -126,7 +108,7 @@ def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[st
     check its MD5, then store it and queue the job; UploadRefused otherwise."""
     job = selectors.import_job_direct_upload_get(job_id=job_id)
     expires = query.get("expires", "")
-    if job is None or not _is_embedded(job) or not expires.isdigit():
+    if job is None or not job.direct_upload.embedded or not expires.isdigit():
         raise UploadRefused(SIGNATURE_MISMATCH)
     if not constant_time_compare(query.get("signature", ""), _signature(job, int(expires))):
         raise UploadRefused(SIGNATURE_MISMATCH)
@@ -138,7 +120,8 @@ def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[st
     if not length.isdigit():
         raise UploadRefused(MISSING_LENGTH)
     sent_type = headers.get("Content-Type", "").split(";")[0].strip().lower()
-    if (sent_type, headers.get("Content-MD5", ""), int(length)) != (_content_type(job), job.checksum, job.byte_size):
+    signed = (job.direct_upload.content_type, job.checksum, job.byte_size)
+    if (sent_type, headers.get("Content-MD5", ""), int(length)) != signed:
         raise UploadRefused(SIGNATURE_MISMATCH)
     with tempfile.TemporaryFile() as received:
         digest, size = hashlib.md5(usedforsecurity=False), 0
@@ -151,29 +134,16 @@ def upload_receive(*, job_id: int, query: Mapping[str, str], headers: Mapping[st
         if base64.b64encode(digest.digest()).decode() != job.checksum:
             raise UploadRefused(BAD_DIGEST)
         received.seek(0)
-        return _arrive(job.pk, received, size)
-
-
-@transaction.atomic
-def _arrive(job_id: int, content: IO[bytes], size: int) -> ImportJob:
-    """Store the file and queue the job, unless a PUT running at the same time got there first."""
-    job = ImportJob.objects.select_for_update().get(pk=job_id)
-    if job.state != ImportJob.State.AWAITING_UPLOAD:
+        arrived = jobs.import_job_upload_store(job_id=job.pk, content=received, size=size)
+    if arrived is None:  # a PUT running at the same time got there first
         raise UploadRefused(ALREADY_USED)
-    job.storage_key = default_storage.save(job.storage_key, File(content))
-    job.save(update_fields=["storage_key"])
-    return services.import_job_upload_arrive(job_id=job.pk, etag="", size=size, arrived_at=timezone.now())
+    return arrived
 
 
 def expired_uploads_fail() -> list[ImportJob]:
     """Fail each job awaiting an upload to this server's URL that expired (plus the grace) with
     nothing uploaded: part of the watchdog, since without S3 there is no discovery to do it."""
-    failed = []
-    now = timezone.now()
-    for job in selectors.import_job_awaiting_upload_list():
-        upload = job.summary["direct_upload"]
-        if upload.get(EMBEDDED) and now > datetime.fromisoformat(upload["accept_until"]):
-            services.import_job_fail(job_id=job.pk, message=Message(v3.MESSAGE_UPLOAD_MISSING))
-            notifications.job_finished_notify(job=job)
-            failed.append(job)
-    return failed
+    expired = list(selectors.import_job_embedded_uploads_expired(now=timezone.now()))
+    for job in expired:
+        jobs.import_job_fail(job_id=job.pk, message=Message(direct_uploads.MESSAGE_UPLOAD_MISSING))
+    return expired

@@ -2,12 +2,15 @@
 
 import secrets
 import string
+import uuid
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from imports.core.limits import MAX_NAME_CHARS
+from imports.core.profiles import MAX_KEY_CHARS
 from imports.messages import translate
 
 APP_ID_ALPHABET = string.ascii_lowercase + string.digits
@@ -138,9 +141,20 @@ class ImportJob(models.Model):
     parts_total = models.PositiveIntegerField(_("parts"), default=0)
     parts_done = models.PositiveIntegerField(_("parts done"), default=0)
     attempts = models.PositiveIntegerField(_("attempts"), default=0)
-    summary = models.JSONField(_("summary"), default=dict, blank=True)
+    # What the job found and planned, beyond its counts: set by jobs.import_job_plan and chunk_commit.
+    error_header = models.JSONField(_("error CSV header"), default=list, blank=True)
+    profile_key_types = models.JSONField(_("profile key types"), default=dict, blank=True)  # without keys turned Off
+    new_profile_keys = models.JSONField(_("new profile keys"), default=list, blank=True)
+    ignored_profile_keys = models.JSONField(_("profile keys turned off"), default=list, blank=True)
+    planned_events = models.JSONField(_("planned events"), default=dict, blank=True)  # a dry run's: name -> On
+    dry_run_job = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("validated in")
+    )
     error_csv_key = models.CharField(_("error CSV"), max_length=1024, blank=True)
     failure_message = models.TextField(_("failure message"), blank=True)
+    # The same failure as a template and its parameters, to show it in the reader's language.
+    failure_template = models.TextField(blank=True)
+    failure_params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
@@ -176,14 +190,13 @@ class ImportJob(models.Model):
     @property
     def failure_text(self) -> str:
         """The file-level failure in the active language (the English text is kept in failure_message)."""
-        failure = self.summary.get("failure")
-        if not failure:
+        if not self.failure_template:
             return self.failure_message
-        return translate(failure["template"], failure["params"])
+        return translate(self.failure_template, self.failure_params)
 
     @property
     def profile_types(self) -> list[tuple[str, str]]:
-        return sorted(self.summary.get("profile_types", {}).items())
+        return sorted(self.profile_key_types.items())
 
     @property
     def duration(self):
@@ -229,6 +242,23 @@ class ImportPart(models.Model):
         return f"job {self.job_id} part {self.index}"
 
 
+class DirectUpload(models.Model):
+    """An API v3 job's upload (SPEC 6): the content type its URL was signed for, until when an upload
+    is accepted, and what arrived. Size and checksum declared by the request are on the job."""
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, primary_key=True, related_name="direct_upload")
+    content_type = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    accept_until = models.DateTimeField()  # expires_at plus a grace for clock skew
+    # The PUT URL is this server's own (no S3): the server receives the file (imports.embedded_uploads).
+    embedded = models.BooleanField(default=False)
+    size = models.BigIntegerField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"upload of job {self.job_id}"
+
+
 class ImportRowError(models.Model):
     """A failed data row: its reasons, and its line of the error CSV (original bytes, reasons added)."""
 
@@ -245,8 +275,8 @@ class ImportRowError(models.Model):
 
 class EventDefinition(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="event_definitions")
-    name = models.CharField(_("name"), max_length=191)
-    display_name = models.CharField(_("display name"), max_length=191)
+    name = models.CharField(_("name"), max_length=MAX_NAME_CHARS)
+    display_name = models.CharField(_("display name"), max_length=MAX_NAME_CHARS)
     enabled = models.BooleanField(_("on"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     created_by_job = models.ForeignKey(
@@ -267,7 +297,7 @@ class AppUser(models.Model):
     """A user of the analysed app; ``profile`` holds custom profile values as typed JSON."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="app_users")
-    user_id = models.CharField(_("user ID"), max_length=191)
+    user_id = models.CharField(_("user ID"), max_length=MAX_NAME_CHARS)
     profile = models.JSONField(_("profile"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
 
@@ -312,7 +342,7 @@ class ProfileKey(models.Model):
         DATETIME = "datetime", _("datetime")
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="profile_keys")
-    name = models.CharField(_("key"), max_length=255)
+    name = models.CharField(_("key"), max_length=MAX_KEY_CHARS)
     type = models.CharField(_("type"), max_length=10, choices=Type.choices)
     enabled = models.BooleanField(_("on"), default=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -361,3 +391,110 @@ class ApiRequestCount(models.Model):
             )
         ]
         indexes = [models.Index(fields=["window_start"], name="api_request_count_window")]
+
+
+# --- Completion webhooks (docs/webhooks.md) -----------------------------------------------------
+
+
+class WebhookEvent(models.TextChoices):
+    IMPORT_SUCCEEDED = "import.succeeded", _("Import succeeded")
+    IMPORT_SUCCEEDED_WITH_ERRORS = "import.succeeded_with_errors", _("Import succeeded with errors")
+    IMPORT_FAILED = "import.failed", _("Import failed")
+    DRY_RUN_FINISHED = "dry_run.finished", _("Validation finished")
+    # Sent once undoing an import exists; endpoints can choose it already.
+    UNDO_FINISHED = "undo.finished", _("Undo finished")
+    TEST = "test", _("Test event")
+
+
+class WebhookEndpoint(models.Model):
+    """A URL of the project's that is told when imports end.
+
+    The signing secret must be readable to sign each request (HMAC), so unlike API tokens it is
+    kept, encrypted with a key derived from SECRET_KEY (imports/webhooks/signing_secrets.py).
+    """
+
+    class Format(models.TextChoices):
+        JSON = "json", _("JSON (signed)")
+        SLACK = "slack", _("Slack message")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    url = models.URLField(_("URL"), max_length=2000)
+    format = models.CharField(_("format"), max_length=10, choices=Format.choices, default=Format.JSON)
+    enabled = models.BooleanField(_("on"), default=True)
+    events = models.JSONField(_("events"), default=list, blank=True)
+    secret_encrypted = models.TextField(editable=False)
+    # Why the endpoint was last turned Off by the app (a 410 answer), shown beside its switch.
+    disabled_reason = models.CharField(_("turned Off because"), max_length=255, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
+
+    def __str__(self):
+        return f"{self.url} ({self.project.app_id})"
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: its body is fixed when the event happens, then attempted until
+    the receiver answers 2xx or the attempts run out. At most one per endpoint, event and job."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        SUCCEEDED = "succeeded", _("Delivered")
+        FAILED = "failed", _("Failed")
+
+    endpoint = models.ForeignKey(WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries")
+    job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    event = models.CharField(_("event"), max_length=40, choices=WebhookEvent.choices)
+    # Sent as X-Repro-Delivery and in the payload: receivers drop a delivery they have already seen.
+    delivery_id = models.UUIDField(_("delivery ID"), unique=True, default=uuid.uuid4, editable=False)
+    body = models.TextField(editable=False)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.PENDING)
+    # Attempts since the delivery was (re)started; the bound WEBHOOKS_MAX_ATTEMPTS applies to these.
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt"), null=True, blank=True)
+    # Set while a worker is sending, so a duplicated task does not send the same attempt twice.
+    sending_since = models.DateTimeField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True, db_index=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["endpoint", "event", "job"], condition=Q(job__isnull=False), name="webhook_delivery_unique_event"
+            )
+        ]
+        verbose_name = _("webhook delivery")
+        verbose_name_plural = _("webhook deliveries")
+
+    def __str__(self):
+        return f"{self.event} → {self.endpoint.url} ({self.delivery_id})"
+
+
+class WebhookAttempt(models.Model):
+    """One request of a delivery, as the delivery log shows it."""
+
+    delivery = models.ForeignKey(WebhookDelivery, on_delete=models.CASCADE, related_name="attempt_log")
+    number = models.PositiveIntegerField(_("attempt"))
+    started_at = models.DateTimeField(_("sent"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0)
+    status_code = models.PositiveSmallIntegerField(_("status"), null=True, blank=True)
+    # The first bytes of the answer, or why there was none (timeout, refused address, …).
+    response_excerpt = models.TextField(_("answer"), blank=True)
+    error = models.CharField(_("error"), max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["delivery", "number"]
+        constraints = [models.UniqueConstraint(fields=["delivery", "number"], name="webhook_attempt_unique_number")]
+        verbose_name = _("webhook attempt")
+        verbose_name_plural = _("webhook attempts")
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300

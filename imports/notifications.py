@@ -1,36 +1,30 @@
-"""The completion email (SPEC 2): one per member with notifications on, in the member's language."""
+"""The completion email (SPEC 2): one per member with notifications on, in the member's language.
+
+Sent only by ``jobs._on_final``, which makes sure it goes out once per job."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 
 from imports import selectors
 from imports.models import ImportJob
 
 
-def job_finished_notify(*, job: ImportJob) -> int:
-    """Email the job's outcome once; returns how many emails were sent."""
-    with transaction.atomic():
-        locked = ImportJob.objects.select_for_update().select_related("project").get(pk=job.pk)
-        if locked.notified_at is not None or not locked.is_final:
-            return 0
-        locked.notified_at = timezone.now()
-        locked.save(update_fields=["notified_at"])
-    # Marked first: a crash here loses an email rather than sending duplicates on every retry.
+def job_finished_email(*, job: ImportJob) -> int:
+    """Email the finished job's outcome to the members; returns how many emails were sent."""
     links = {
-        "job_url": settings.SITE_URL + reverse("dashboard:job_detail", args=[locked.project.app_id, locked.pk]),
+        "job_url": settings.SITE_URL + reverse("dashboard:job_detail", args=[job.project.app_id, job.pk]),
         "error_csv_url": settings.SITE_URL
-        + reverse("dashboard:job_error_csv", args=[locked.project.app_id, locked.pk]),
+        + reverse("dashboard:job_error_csv", args=[job.project.app_id, job.pk]),
     }
     sent = 0
-    for email, language in selectors.notification_recipients(project=locked.project):
+    for email, language in selectors.notification_recipients(project=job.project):
         with translation.override(language):
-            context = {"job": locked, "project": locked.project, **links}
+            context = {"job": job, "project": job.project, **links}
             subject = render_to_string("emails/job_finished_subject.txt", context).strip()
             message = EmailMultiAlternatives(
                 subject=subject,

@@ -1,10 +1,10 @@
-"""Runs one import job: source -> core -> sink, in checkpointed chunks (DESIGN "Data flow").
+"""Runs one import job: source -> core -> importer, in checkpointed chunks (DESIGN "Data flow").
 
 A job's file is cut into parts at row starts; each part runs as its own task. A part may run
 more than once (a worker killed, a task redelivered): each chunk commits its rows, its row
-errors and the part's checkpoint in one transaction, and a run only commits a chunk if the
-checkpoint it started from is still the part's. So every data row is counted exactly once,
-whatever is killed when; the part that completes the job renders its error CSV and emails.
+errors and the part's checkpoint in one transaction (``jobs.chunk_commit``), and a run only
+commits a chunk if the checkpoint it started from is still the part's. So every data row is
+counted exactly once, whatever is killed when. Every state change goes through ``jobs``.
 """
 
 from __future__ import annotations
@@ -12,33 +12,35 @@ from __future__ import annotations
 import gc
 import gzip
 import logging
-import os
 import queue
-import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 from itertools import islice
 from typing import BinaryIO
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, connection, connections, reset_queries, transaction
-from django.db.models import Q
-from django.utils import timezone
+from django.db import InterfaceError, OperationalError, connection, connections, reset_queries
 
-from imports import notifications, services, sinks, sources
-from imports.api import v3
+from imports import direct_uploads, jobs, sources
 from imports.core import errors_csv
-from imports.core.reader import FileFormatError, Message, Record, iter_records, open_decompressed, read_header, scan
+from imports.importers import Importer, importer_for
+from imports.core.limits import MAX_ROWS, MESSAGE_INTERNAL_ERROR, check_row_count
+from imports.core.reader import (
+    FileFormatError,
+    Header,
+    Message,
+    Record,
+    iter_records,
+    open_decompressed,
+    read_header,
+    scan,
+    skip_to,
+)
 from imports.models import ImportJob, ImportPart
 
 logger = logging.getLogger(__name__)
-
-MAX_ROWS = 1_000_000
-MESSAGE_TOO_MANY_ROWS = "too many rows: {rows} (limit 1,000,000)"
-MESSAGE_INTERNAL_ERROR = "The import stopped because of an internal error. Please try again or contact support."
 
 
 def run(job_id: int, progress: Callable[[ImportJob], None] | None = None, inline: bool = True) -> ImportJob:
@@ -47,7 +49,7 @@ def run(job_id: int, progress: Callable[[ImportJob], None] | None = None, inline
     Running a job again resumes it: unfinished parts continue from their checkpoints. ``progress``
     is called with the job after each committed chunk (the command's progress bar).
     """
-    job = _claim(job_id)
+    job = jobs.import_job_claim(job_id)
     if job.state == ImportJob.State.RUNNING:
         with _failing_the_job(job_id):
             if not job.parts_total:
@@ -58,8 +60,8 @@ def run(job_id: int, progress: Callable[[ImportJob], None] | None = None, inline
                     _run_part(part, progress)
             else:
                 for part in parts:
-                    services.import_part_enqueue(part=part)
-    return _notify_if_final(job_id)
+                    jobs.import_part_enqueue(part=part)
+    return ImportJob.objects.get(pk=job_id)
 
 
 def run_part(part_id: int) -> ImportJob:
@@ -67,7 +69,7 @@ def run_part(part_id: int) -> ImportJob:
     part = ImportPart.objects.get(pk=part_id)
     with _failing_the_job(part.job_id):
         _run_part(part, None)
-    return _notify_if_final(part.job_id)
+    return ImportJob.objects.get(pk=part.job_id)
 
 
 @contextmanager
@@ -79,48 +81,16 @@ def _failing_the_job(job_id: int) -> Iterator[None]:
     """
     try:
         yield
-    except sinks.CheckpointMoved:
+    except jobs.CheckpointMoved:
         logger.warning("import job %s: another run is ahead, this one stops", job_id)
     except FileFormatError as exc:
-        services.import_job_fail(job_id=job_id, message=exc.message)
+        jobs.import_job_fail(job_id=job_id, message=exc.message)
     except (OperationalError, InterfaceError):
         logger.exception("import job %s: database unavailable, left to be resumed", job_id)
         raise
     except Exception:
-        services.import_job_fail(job_id=job_id, message=Message(MESSAGE_INTERNAL_ERROR))
+        jobs.import_job_fail(job_id=job_id, message=Message(MESSAGE_INTERNAL_ERROR))
         raise
-
-
-def _notify_if_final(job_id: int) -> ImportJob:
-    job = ImportJob.objects.get(pk=job_id)
-    if job.is_final and job.notified_at is None:
-        notifications.job_finished_notify(job=job)
-    return job
-
-
-def _claim(job_id: int) -> ImportJob:
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.state in (ImportJob.State.QUEUED, ImportJob.State.RUNNING):
-            job.state = ImportJob.State.RUNNING
-            job.attempts += 1
-            job.started_at = job.started_at or timezone.now()
-            job.save(update_fields=["state", "attempts", "started_at"])
-    return job
-
-
-def _claim_part(part: ImportPart) -> ImportPart | None:
-    """The part, marked running by this worker; None when it is already done."""
-    with transaction.atomic():
-        locked = ImportPart.objects.select_for_update().get(pk=part.pk)
-        if locked.state == ImportPart.State.DONE:
-            return None
-        locked.state = ImportPart.State.RUNNING
-        locked.attempts += 1
-        locked.worker = f"{socket.gethostname()}:{os.getpid()}"
-        locked.heartbeat_at = timezone.now()
-        locked.save(update_fields=["state", "attempts", "worker", "heartbeat_at"])
-    return locked
 
 
 @contextmanager
@@ -142,16 +112,18 @@ def _run_part(part: ImportPart, progress: Callable[[ImportJob], None] | None) ->
 
 
 def _run_part_chunks(part: ImportPart, progress: Callable[[ImportJob], None] | None) -> None:
-    part = _claim_part(part)
+    part = jobs.import_part_claim(part)
     if part is None:
         return
     job = ImportJob.objects.select_related("project").get(pk=part.job_id)
     if job.state != ImportJob.State.RUNNING:
         return
-    importer = sinks.importer_for(job)
+    importer = importer_for(job)
 
     def commit(records: list[Record], checked: object) -> None:
-        sinks.chunk_commit(part=part, job=job, importer=importer, header=header, records=records, checked=checked)
+        jobs.chunk_commit(
+            part=part, job=job, importer=importer, header=header.names, records=records, checked=checked
+        )
         reset_queries()  # with DEBUG on, Django keeps every query (chunks carry megabytes of data)
         if progress:
             job.refresh_from_db(fields=["rows_read", "total_rows"])
@@ -165,8 +137,8 @@ def _run_part_chunks(part: ImportPart, progress: Callable[[ImportJob], None] | N
         with _chunk_writer(commit) as write:
             while chunk := list(islice(remaining, settings.IMPORT_CHUNK_ROWS)):
                 write(chunk, importer.check(job=job, records=chunk))
-    if sinks.part_finish(part=part):
-        sinks.job_finish(job=job)
+    if jobs.import_part_finish(part=part):
+        jobs.import_job_finish(job=job)
 
 
 @contextmanager
@@ -233,18 +205,17 @@ def _check_file_and_plan(job: ImportJob) -> None:
     """File-level rules, before anything is written (header, row count, the kind's own checks),
     then the parts: a big plain events file is cut every IMPORT_PART_ROWS rows."""
     if job.source == ImportJob.Source.API_V3:
-        v3.upload_verify(job)  # the object must be the file the API request declared, else nothing is read
-    importer = sinks.importer_for(job)
+        direct_uploads.upload_verify(job)  # the object must be the file the API request declared
+    importer = importer_for(job)
     with _open_at(job, importer, 0) as (stream, header):
         counted = scan(stream, start=header.end, every=settings.IMPORT_PART_ROWS, max_rows=MAX_ROWS)
         compressed = isinstance(stream, gzip.GzipFile)
-    if counted.rows > MAX_ROWS:
-        raise FileFormatError(Message(MESSAGE_TOO_MANY_ROWS, rows=f"{counted.rows:,}"))
+    check_row_count(counted.rows)
     if importer.prepare_reads_rows:
         with _open_at(job, importer, 0) as (stream, header):
-            summary = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
+            plan = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
     else:
-        summary = importer.prepare(job=job, header=header, records=iter(()))
+        plan = importer.prepare(job=job, header=header, records=iter(()))
     # Profiles stay whole (a later row for a user must win), so do dry runs (one plan) and gzip
     # (no seeking into it): docs/operations.md.
     splittable = (
@@ -254,75 +225,23 @@ def _check_file_and_plan(job: ImportJob) -> None:
         and (job.byte_size or 0) >= settings.IMPORT_SPLIT_MIN_BYTES
     )
     starts = (counted.row_starts if splittable else counted.row_starts[:1]) or [(header.end, 0, 1)]
-    ends = [before for _, before, _ in starts[1:]] + [counted.rows]
-    with transaction.atomic():
-        if ImportJob.objects.select_for_update().get(pk=job.pk).parts_total:
-            return  # a concurrent run of the same job planned it first
-        ImportPart.objects.bulk_create(
-            ImportPart(job=job, index=index, rows=end - before, first_number=before, checkpoint_offset=offset,
-                       checkpoint_line=line, heartbeat_at=timezone.now())
-            for index, ((offset, before, line), end) in enumerate(zip(starts, ends, strict=True))
-        )
-        job.total_rows = counted.rows
-        job.parts_total = len(starts)
-        job.summary = {
-            **job.summary,
-            **summary,
-            "error_header": errors_csv.error_header(header.names, errors_first=importer.errors_first),
-        }
-        job.save(update_fields=["total_rows", "parts_total", "summary"])
-
-
-def resume_stalled() -> int:
-    """Queue again every unfinished job or part that made no progress for IMPORT_STALL_SECONDS.
-
-    A killed worker's task is not redelivered by every broker; a rerun resumes at the checkpoint
-    (or stops at once when the original is still alive), so queueing too often is harmless.
-    Returns how many tasks were queued.
-    """
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
-    running = (ImportJob.State.QUEUED, ImportJob.State.RUNNING)
-    with transaction.atomic():
-        parts = list(
-            ImportPart.objects.select_for_update(skip_locked=True)
-            .filter(job__state=ImportJob.State.RUNNING, heartbeat_at__lt=cutoff)
-            .exclude(state=ImportPart.State.DONE)
-        )
-        ImportPart.objects.filter(pk__in=[part.pk for part in parts]).update(heartbeat_at=now)
-        jobs = list(
-            ImportJob.objects.select_for_update(skip_locked=True).filter(
-                state__in=running, parts_total=0, created_at__lt=cutoff
-            ).filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
-        )
-        ImportJob.objects.filter(pk__in=[job.pk for job in jobs]).update(started_at=now)
-        for part in parts:
-            services.import_part_enqueue(part=part)
-        for job in jobs:
-            services.import_job_enqueue(job=job)
-    if parts or jobs:
-        logger.warning("watchdog: queued again %d stalled part(s) and %d job(s)", len(parts), len(jobs))
-    return len(parts) + len(jobs)
+    jobs.import_job_plan(
+        job=job,
+        total_rows=counted.rows,
+        starts=starts,
+        error_header=errors_csv.error_header(header.names, errors_first=importer.errors_first),
+        plan=plan,
+    )
 
 
 @contextmanager
-def _open_at(job: ImportJob, importer: sinks.Importer, offset: int) -> Iterator[tuple[BinaryIO, object]]:
+def _open_at(job: ImportJob, importer: Importer, offset: int) -> Iterator[tuple[BinaryIO, Header]]:
     """The job's decompressed content with its header read and validated, positioned at ``offset``."""
     with sources.job_file_open(job) as raw:
         stream = open_decompressed(raw)
         header = read_header(stream, max_bytes=importer.max_header_bytes)
         importer.check_header(header)
         if offset > header.end:
-            _skip_to(stream, header.end, offset)
+            skip_to(stream, header.end, offset)
         yield stream, header
 
-
-def _skip_to(stream: BinaryIO, position: int, offset: int) -> None:
-    if stream.seekable():
-        stream.seek(offset)
-        return
-    while position < offset:
-        block = stream.read(min(1 << 20, offset - position))
-        if not block:
-            raise FileFormatError(Message("the file changed while it was being imported"))
-        position += len(block)

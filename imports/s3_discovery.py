@@ -12,12 +12,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 from django.utils.translation import gettext_noop
 
-from imports import notifications, s3, selectors, services
-from imports.api import v3
+from imports import direct_uploads, jobs, s3, selectors
 from imports.core.reader import Message
 from imports.models import ImportJob, Project, S3ListingCursor
 
@@ -40,13 +39,13 @@ def s3_prefix(*, project: Project, kind: str) -> str:
 def s3_imports_discover() -> list[ImportJob]:
     """List every project's prefixes once; returns the jobs created by this run."""
     s3.import_bucket()  # raises NotConfigured in the embedded mode, before any listing
-    jobs = v3.direct_uploads_discover()
+    created = direct_uploads.direct_uploads_discover()
     # Fetched whole, not with iterator(): queueing a job through the ORM broker closes the database
     # connection (django-q2 calls close_old_connections), and a server-side cursor with it.
-    for project in Project.objects.order_by("pk").only("pk", "app_id"):
+    for project in selectors.project_list():
         for kind in PREFIX_FOLDERS:
-            jobs += s3_prefix_discover(project=project, kind=kind)
-    return jobs
+            created += s3_prefix_discover(project=project, kind=kind)
+    return created
 
 
 def s3_prefix_discover(*, project: Project, kind: str) -> list[ImportJob]:
@@ -60,20 +59,20 @@ def s3_prefix_discover(*, project: Project, kind: str) -> list[ImportJob]:
     cursor, _ = S3ListingCursor.objects.get_or_create(project=project, kind=kind)
     full = not cursor.start_after or _full_list_due(cursor, started)
     prefix = s3_prefix(project=project, kind=kind)
-    jobs: list[ImportJob] = []
+    created: list[ImportJob] = []
     pages = 0
     last_key = ""
     for page in _pages(prefix=prefix, start_after="" if full else cursor.start_after):
         pages += 1
         last_key = page[-1]["Key"]
-        jobs += _page_jobs(project=project, kind=kind, prefix=prefix, objects=page)
+        created += _page_jobs(project=project, kind=kind, prefix=prefix, objects=page)
         if not full:
             S3ListingCursor.objects.filter(pk=cursor.pk).update(start_after=last_key)
     if full:
         S3ListingCursor.objects.filter(pk=cursor.pk).update(
             start_after=last_key if pages > 1 else "", full_listed_at=started
         )
-    return jobs
+    return created
 
 
 def _full_list_due(cursor: S3ListingCursor, now: datetime) -> bool:
@@ -93,25 +92,20 @@ def _pages(*, prefix: str, start_after: str) -> Iterator[list[dict[str, Any]]]:
 
 def _page_jobs(*, project: Project, kind: str, prefix: str, objects: list[dict[str, Any]]) -> list[ImportJob]:
     keys = [obj["Key"] for obj in objects]
-    # s3_etag != "" lets the database use the partial index of job_unique_s3_object.
-    known = set(
-        ImportJob.objects.filter(project=project, storage_key__in=keys)
-        .exclude(s3_etag="")
-        .values_list("storage_key", "s3_etag")
-    )
-    # An API v3 upload is imported by its own job only (v3.direct_uploads_discover), or not at all.
-    direct_uploads = selectors.import_job_direct_upload_keys(project=project, keys=keys)
-    jobs = []
+    known = selectors.import_job_s3_objects(project=project, keys=keys)
+    # An API v3 upload is imported by its own job only (direct_uploads_discover), or not at all.
+    awaited = selectors.import_job_direct_upload_keys(project=project, keys=keys)
+    created = []
     for obj in objects:
         name = obj["Key"][len(prefix) :]
         etag = obj["ETag"].strip('"')
         # A key ending in "/" is a folder placeholder (the S3 console makes them), not a file.
-        if not name or name.endswith("/") or (obj["Key"], etag) in known or obj["Key"] in direct_uploads:
+        if not name or name.endswith("/") or (obj["Key"], etag) in known or obj["Key"] in awaited:
             continue
         job = _job_create(project=project, kind=kind, prefix=prefix, name=name, obj=obj, etag=etag)
         if job is not None:
-            jobs.append(job)
-    return jobs
+            created.append(job)
+    return created
 
 
 def _job_create(
@@ -120,27 +114,12 @@ def _job_create(
     """The object's job, queued or already failed; None when another run created it first."""
     problem = _object_problem(kind=kind, prefix=prefix, name=name, size=obj["Size"])
     try:
-        with transaction.atomic():
-            job = ImportJob.objects.create(
-                project=project,
-                kind=kind,
-                source=ImportJob.Source.S3,
-                file_name=name[:1024],
-                storage_key=obj["Key"],
-                s3_etag=etag,
-                byte_size=obj["Size"],
-                started_by=STARTED_BY,
-            )
-            if problem:
-                services.import_job_fail(job_id=job.pk, message=problem)
+        return jobs.import_job_create_for_object(
+            project=project, kind=kind, file_name=name, key=obj["Key"], etag=etag, size=obj["Size"],
+            started_by=STARTED_BY, problem=problem,
+        )
     except IntegrityError:
         return None
-    if problem:
-        job.refresh_from_db()
-        notifications.job_finished_notify(job=job)
-    else:
-        services.import_job_enqueue(job=job)
-    return job
 
 
 def _object_problem(*, kind: str, prefix: str, name: str, size: int) -> Message | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
@@ -22,11 +23,26 @@ from imports.models import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AbstractBaseUser
 
 
 def project_list_for_user(*, user: AbstractBaseUser) -> QuerySet[Project]:
     return Project.objects.filter(memberships__user=user)
+
+
+def project_list() -> QuerySet[Project]:
+    """Every project, for the work done for all of them (S3 discovery)."""
+    return Project.objects.order_by("pk").only("pk", "app_id")
+
+
+def project_get_by_app_id(*, app_id: str) -> Project | None:
+    return Project.objects.filter(app_id=app_id).first()
+
+
+def user_get_by_username(*, username: str) -> AbstractBaseUser | None:
+    return get_user_model().objects.filter(username=username).first()
 
 
 def membership_get_for_user(*, user: AbstractBaseUser, app_id: str) -> Membership:
@@ -77,8 +93,21 @@ def import_job_list_by_ids(*, project: Project, job_ids: list[int]) -> QuerySet[
     return import_job_list(project=project).filter(pk__in=job_ids)
 
 
+def s3_access_key_list_active(*, project: Project) -> QuerySet[S3AccessKey]:
+    return S3AccessKey.objects.filter(project=project, revoked_at__isnull=True)
+
+
 def s3_access_key_active(*, project: Project) -> S3AccessKey | None:
-    return project.s3_access_keys.filter(revoked_at__isnull=True).first()
+    return s3_access_key_list_active(project=project).first()
+
+
+def s3_access_key_get_active(*, project: Project, access_key_id: str) -> S3AccessKey:
+    return get_object_or_404(s3_access_key_list_active(project=project), access_key_id=access_key_id)
+
+
+def s3_access_key_get(*, access_key_id: str) -> S3AccessKey | None:
+    """Any project's key (operators name the key alone; its project follows from it)."""
+    return S3AccessKey.objects.select_related("project").filter(access_key_id=access_key_id).first()
 
 
 def event_definition_list(*, project: Project, search: str = "") -> QuerySet[EventDefinition]:
@@ -166,7 +195,22 @@ def import_job_awaiting_upload_list() -> QuerySet[ImportJob]:
 def import_job_direct_upload_get(*, job_id: int) -> ImportJob | None:
     """An API v3 job by id alone, for the PUT to the server's own upload URL: there is no project
     at hand there, the URL's signature is what authorises it (as S3's does)."""
-    return ImportJob.objects.filter(pk=job_id, source=ImportJob.Source.API_V3).first()
+    return ImportJob.objects.select_related("direct_upload").filter(pk=job_id, source=ImportJob.Source.API_V3).first()
+
+
+def import_job_embedded_uploads_expired(*, now: datetime) -> QuerySet[ImportJob]:
+    """Jobs awaiting an upload to this server's own URL after it stopped accepting one."""
+    return import_job_awaiting_upload_list().filter(direct_upload__embedded=True, direct_upload__accept_until__lt=now)
+
+
+def import_job_s3_objects(*, project: Project, keys: list[str]) -> set[tuple[str, str]]:
+    """(key, ETag) of the bucket objects among ``keys`` that already have their job."""
+    # s3_etag != "" lets the database use the partial index of job_unique_s3_object.
+    return set(
+        ImportJob.objects.filter(project=project, storage_key__in=keys)
+        .exclude(s3_etag="")
+        .values_list("storage_key", "s3_etag")
+    )
 
 
 def import_job_direct_upload_keys(*, project: Project, keys: list[str]) -> set[str]:

@@ -1,36 +1,24 @@
-"""Every state change of tenant data (STYLE.md: services named <entity>_<action>)."""
+"""Every state change of tenant data (STYLE.md: services named <entity>_<action>), except the state of
+import jobs and their parts, which ``imports.jobs`` owns."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import F
-from django.utils import timezone
-from django_q.tasks import async_task
 
+from imports import selectors
+from imports.core.limits import MAX_NAME_CHARS
 from imports.credentials import TOKEN_PREFIX_CHARS, api_token_digest, api_token_generate
-from imports import selectors, sources
-from imports.models import (
-    ApiRequestCount,
-    ApiToken,
-    EventDefinition,
-    ImportJob,
-    ImportPart,
-    Membership,
-    ProfileKey,
-    Project,
-)
+from imports.models import ApiRequestCount, ApiToken, EventDefinition, Membership, ProfileKey, Project
 
 if TYPE_CHECKING:
-    from datetime import datetime
-    from typing import IO
+    from collections.abc import Callable
 
     from django.contrib.auth.models import AbstractBaseUser
-
-    from imports.core.reader import Message
 
 
 def user_get_or_create(*, email: str) -> AbstractBaseUser:
@@ -40,6 +28,11 @@ def user_get_or_create(*, email: str) -> AbstractBaseUser:
     if user is None:
         user = User.objects.create_user(username=email, email=email)
     return user
+
+
+def superuser_create(*, username: str, email: str, password: str) -> AbstractBaseUser:
+    """A login that may also use /admin/ (the embedded mode's demo login)."""
+    return get_user_model().objects.create_superuser(username, email, password)
 
 
 @transaction.atomic
@@ -74,93 +67,7 @@ def api_token_reissue(*, project: Project, by: AbstractBaseUser | None = None) -
     return token
 
 
-def import_job_create(
-    *,
-    project: Project,
-    kind: str,
-    source: str,
-    file_name: str,
-    content: IO[bytes],
-    created_by: AbstractBaseUser | None = None,
-    started_by: str = "",
-    dry_run: bool = False,
-    checksum: str = "",
-) -> ImportJob:
-    """Store the file and create its job in ``queued``; the caller enqueues it (import_job_enqueue)."""
-    key, size = sources.job_file_store(project=project, kind=kind, file_name=file_name, content=content)
-    return ImportJob.objects.create(
-        project=project,
-        kind=kind,
-        source=source,
-        file_name=file_name[:1024],
-        storage_key=key,
-        byte_size=size,
-        checksum=checksum,
-        created_by=created_by,
-        started_by=started_by,
-        dry_run=dry_run,
-    )
-
-
-def import_job_rename(*, job: ImportJob, file_name: str) -> ImportJob:
-    """The name the history, the job page and the emails give the job's file."""
-    job.file_name = file_name[:1024]
-    job.save(update_fields=["file_name"])
-    return job
-
-
-def import_job_enqueue(*, job: ImportJob) -> None:
-    """Hand the job to a django-q2 worker once the transaction that created it has committed."""
-    transaction.on_commit(lambda: async_task("imports.tasks.import_job_run", job.pk, task_name=f"import-job-{job.pk}"))
-
-
-def import_part_enqueue(*, part: ImportPart) -> None:
-    """One task per part of a big file, so several workers (or hosts) share it."""
-    transaction.on_commit(
-        lambda: async_task("imports.tasks.import_part_run", part.pk, task_name=f"import-job-{part.job_id}-part-{part.index}")
-    )
-
-
-def import_job_fail(*, job_id: int, message: Message) -> None:
-    """Give the job its final ``failed`` state; the message is kept in English and as a template to translate."""
-    with transaction.atomic():
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.is_final:
-            return
-        job.state = ImportJob.State.FAILED
-        job.failure_message = str(message)
-        job.summary = {**job.summary, "failure": {"template": message.template, "params": message.params}}
-        job.finished_at = timezone.now()
-        job.save(update_fields=["state", "failure_message", "summary", "finished_at"])
-
-
-# --- Dashboard: dry runs, event and profile-key settings, member preferences ------------------
-
-
-def import_job_create_from_dry_run(*, job: ImportJob, created_by: AbstractBaseUser | None) -> tuple[ImportJob, bool]:
-    """Import the file a finished dry run checked, for real; (job, created).
-
-    Asking twice (a double click, two members) returns the import already made from that file.
-    """
-    if not job.dry_run or job.state != ImportJob.State.VALIDATED:
-        raise ValueError(f"job {job.pk} is not a finished dry run")
-    with transaction.atomic():
-        ImportJob.objects.select_for_update().get(pk=job.pk)
-        if earlier := selectors.import_job_imported_from(job=job):
-            return earlier, False
-        new = ImportJob.objects.create(
-            project_id=job.project_id,
-            kind=job.kind,
-            source=job.source,
-            file_name=job.file_name,
-            storage_key=job.storage_key,
-            byte_size=job.byte_size,
-            checksum=job.checksum,
-            created_by=created_by,
-            summary={"dry_run_job": job.pk},
-        )
-        import_job_enqueue(job=new)
-    return new, True
+# --- Dashboard: event and profile-key settings, member preferences -----------------------------
 
 
 class EnabledLimitReached(Exception):
@@ -171,7 +78,10 @@ class EnabledLimitReached(Exception):
         self.limit = limit
 
 
-def _enabled_set(model: type[EventDefinition | ProfileKey], item_id: int, enabled: bool, limit_field: str):
+def _enabled_set(
+    model: type[EventDefinition | ProfileKey], item_id: int, enabled: bool, limit_field: str,
+    enabled_count: Callable[..., int],
+):
     """Switch one item; On is refused at the limit. The project row is locked, as the importers lock it
     before adding definitions, so an import and a click cannot both take the last free place."""
     with transaction.atomic():
@@ -181,7 +91,7 @@ def _enabled_set(model: type[EventDefinition | ProfileKey], item_id: int, enable
         if item.enabled == enabled:
             return item
         limit = getattr(project, limit_field)
-        if enabled and model.objects.filter(project=project, enabled=True).count() >= limit:
+        if enabled and enabled_count(project=project) >= limit:
             raise EnabledLimitReached(limit)
         item.enabled = enabled
         item.save(update_fields=["enabled"])
@@ -190,17 +100,19 @@ def _enabled_set(model: type[EventDefinition | ProfileKey], item_id: int, enable
 
 def event_definition_set_enabled(*, definition: EventDefinition, enabled: bool) -> EventDefinition:
     """Turn an event On (refused with EnabledLimitReached at project.max_enabled_events) or Off."""
-    return _enabled_set(EventDefinition, definition.pk, enabled, "max_enabled_events")
+    return _enabled_set(
+        EventDefinition, definition.pk, enabled, "max_enabled_events", selectors.event_definition_enabled_count
+    )
 
 
 def profile_key_set_enabled(*, key: ProfileKey, enabled: bool) -> ProfileKey:
     """Turn a profile key On (refused with EnabledLimitReached at project.max_enabled_profile_keys) or Off."""
-    return _enabled_set(ProfileKey, key.pk, enabled, "max_enabled_profile_keys")
+    return _enabled_set(ProfileKey, key.pk, enabled, "max_enabled_profile_keys", selectors.profile_key_enabled_count)
 
 
 def event_definition_rename(*, definition: EventDefinition, display_name: str) -> EventDefinition:
     """A blank display name goes back to the event's name (its default, SPEC 3)."""
-    definition.display_name = display_name.strip()[:191] or definition.name
+    definition.display_name = display_name.strip()[:MAX_NAME_CHARS] or definition.name
     definition.save(update_fields=["display_name"])
     return definition
 
@@ -214,7 +126,7 @@ def membership_set_language(*, membership: Membership, language: str) -> Members
     return membership
 
 
-# --- HTTP API: rate limit counts, API v3 direct uploads ----------------------------------------
+# --- HTTP API: rate limit counts ------------------------------------------------------------------
 
 
 def api_request_count(*, feature: str, token_digest: str, window_start: int) -> int:
@@ -242,48 +154,3 @@ def api_request_uncount(*, feature: str, token_digest: str, window_start: int) -
     ApiRequestCount.objects.filter(
         feature=feature, token_digest=token_digest, window_start=window_start, requests__gt=0
     ).update(requests=F("requests") - 1)
-
-
-def import_job_await_upload(
-    *,
-    project: Project,
-    kind: str,
-    storage_key: str,
-    byte_size: int,
-    checksum: str,
-    started_by: str,
-    upload: dict[str, Any],
-) -> ImportJob:
-    """An API v3 job in ``awaiting_upload``: its file is to be PUT at ``storage_key`` in the bucket.
-
-    ``upload`` (content type, when the URL expires and until when an upload is accepted) is kept
-    in the summary; byte size and checksum are what the request declared, checked before importing.
-    """
-    return ImportJob.objects.create(
-        project=project,
-        kind=kind,
-        source=ImportJob.Source.API_V3,
-        state=ImportJob.State.AWAITING_UPLOAD,
-        file_name=storage_key.rsplit("/", 1)[-1],
-        storage_key=storage_key,
-        byte_size=byte_size,
-        checksum=checksum,
-        started_by=started_by,
-        summary={"direct_upload": upload},
-    )
-
-
-@transaction.atomic
-def import_job_upload_arrive(*, job_id: int, etag: str, size: int, arrived_at: datetime) -> ImportJob | None:
-    """Bind an awaiting API v3 job to the object that arrived (its ETag) and queue it; its run checks
-    the object before importing. None if the job is no longer awaiting its upload."""
-    job = ImportJob.objects.select_for_update().get(pk=job_id)
-    if job.state != ImportJob.State.AWAITING_UPLOAD:
-        return None
-    upload = {**job.summary.get("direct_upload", {}), "size": size, "arrived_at": arrived_at.isoformat()}
-    job.s3_etag = etag
-    job.summary = {**job.summary, "direct_upload": upload}
-    job.state = ImportJob.State.QUEUED
-    job.save(update_fields=["s3_etag", "summary", "state"])
-    import_job_enqueue(job=job)
-    return job

@@ -1,6 +1,7 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
-from imports import embedded_uploads, pipeline, s3_discovery
+from imports import embedded_uploads, jobs, pipeline, s3_discovery
+from imports.webhooks import delivery
 
 
 def import_job_run(job_id: int) -> str:
@@ -16,4 +17,8 @@ def s3_imports_discover() -> int:
 
 
 def import_jobs_resume_stalled() -> int:
-    return pipeline.resume_stalled() + len(embedded_uploads.expired_uploads_fail())
+    return jobs.import_jobs_resume_stalled() + len(embedded_uploads.expired_uploads_fail())
+
+
+def webhook_delivery_send(delivery_id: int) -> str:
+    return delivery.webhook_delivery_send(delivery_id)

@@ -5,6 +5,7 @@ broker, mail written to the console. Production changes environment variables on
 (SPEC section 8); a bad value raises ImproperlyConfigured naming the variable.
 """
 
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -42,6 +43,17 @@ def _env_int(name, default, minimum=1):
     return value
 
 
+def _env_proxy_ssl_header(name):
+    """``X-Forwarded-Proto: https``, as the proxy sends it, to Django's ``("HTTP_X_FORWARDED_PROTO", "https")``."""
+    raw = env.str(name, default="")
+    if not raw:
+        return None
+    header, _colon, value = (part.strip() for part in raw.partition(":"))
+    if not header or not value or " " in header:
+        raise ImproperlyConfigured(f"{name}: expected 'Header-Name: value', e.g. 'X-Forwarded-Proto: https', got {raw!r}")
+    return "HTTP_" + header.upper().replace("-", "_"), value
+
+
 VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DEBUG = _env("DEBUG", bool, False)
@@ -61,6 +73,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_q",
+    "axes",
+    # Installed so that /api/docs serves Swagger UI from django-ninja's own static files, not a CDN.
+    "ninja",
     "imports",
 ]
 
@@ -74,6 +89,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "repro_dashboard.urls"
@@ -193,6 +210,18 @@ IMPORT_PART_ROWS = _env_int("IMPORT_PART_ROWS", 200_000)
 IMPORT_STALL_SECONDS = _env_int("IMPORT_STALL_SECONDS", 600)
 IMPORT_WATCHDOG_MINUTES = _env_int("IMPORT_WATCHDOG_MINUTES", 1)
 
+# --- Completion webhooks (docs/webhooks.md) --------------------------------------------------
+# http:// URLs and loopback or private addresses are refused unless DEBUG or this is on.
+WEBHOOKS_ALLOW_INSECURE = _env("WEBHOOKS_ALLOW_INSECURE", bool, False)
+WEBHOOKS_MAX_PER_PROJECT = _env_int("WEBHOOKS_MAX_PER_PROJECT", 5)
+# Attempts per delivery; after attempt n fails the next waits WEBHOOKS_RETRY_BASE_SECONDS * 2**(n-1)
+# (0: at once, which the tests use to drive attempts without a clock).
+WEBHOOKS_MAX_ATTEMPTS = _env_int("WEBHOOKS_MAX_ATTEMPTS", 8)
+WEBHOOKS_RETRY_BASE_SECONDS = _env_int("WEBHOOKS_RETRY_BASE_SECONDS", 30, minimum=0)
+WEBHOOKS_TIMEOUT_SECONDS = _env_int("WEBHOOKS_TIMEOUT_SECONDS", 5)
+# Certificates of https receivers are checked against the system's CAs, or this PEM file's.
+WEBHOOKS_CA_BUNDLE = env.str("WEBHOOKS_CA_BUNDLE", default="") or None
+
 # --- Mail -----------------------------------------------------------------------------------
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
@@ -210,6 +239,17 @@ SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:home"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes counts failed logins (dashboard and admin alike) per client address and per user name,
+# in the database so that every web host sees them; either reaching the limit locks out for the
+# cool-off, which a further failure starts again.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = _env_int("LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=_env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "imports.dashboard.login_throttle.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "imports.dashboard.login_throttle.client_ip"
+AXES_VERBOSE = False  # no banner on every start; failures and lockouts are still logged
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -223,8 +263,26 @@ TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
-SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", bool, False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+# --- HTTPS (docs/operations.md) -------------------------------------------------------------
+# Secure by default when DEBUG is off. A plain-HTTP setup (a test, a private network) turns
+# SECURE_SSL_REDIRECT and SESSION_COOKIE_SECURE off; behind a TLS-terminating proxy,
+# SECURE_PROXY_SSL_HEADER names the header that proxy sets, or every redirect would loop.
+SECURE_SSL_REDIRECT = _env("SECURE_SSL_REDIRECT", bool, not DEBUG)
+SECURE_PROXY_SSL_HEADER = _env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
+SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", bool, not DEBUG)
+CSRF_COOKIE_SECURE = LANGUAGE_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = _env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 365 * 24 * 3600, minimum=0)
+# Covers only the dashboard host's own subdomains (e.g. www.repro.example for repro.example).
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _env("SECURE_HSTS_INCLUDE_SUBDOMAINS", bool, True)
+# Preloading builds the domain into browsers and takes months to undo: an operator's opt-in, so its
+# deploy-check advice is silenced while it is off (docs/decisions.md).
+SECURE_HSTS_PRELOAD = _env("SECURE_HSTS_PRELOAD", bool, False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+# Proxies in front that append the client's address to X-Forwarded-For (0: the peer is the client).
+TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# /api/docs and /api/openapi.json; off, both answer 404.
+API_DOCS = _env("API_DOCS", bool, True)
 
 LOGGING = {
     "version": 1,

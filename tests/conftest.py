@@ -5,15 +5,23 @@ import time
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.utils import translation
 
 from imports import services
-from tests.support import free_port
+from tests.support import Receiver, free_port
 
 
 @pytest.fixture(autouse=True)
 def _media_root(settings, tmp_path):
     """Each test stores files in its own folder."""
     settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def _default_language():
+    """LocaleMiddleware leaves a request's language active in the thread: the next test starts in English."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
@@ -95,3 +103,11 @@ def redis_url(tmp_path):
     yield f"redis://127.0.0.1:{port}/0"
     server.terminate()
     server.wait(timeout=10)
+
+
+@pytest.fixture
+def receiver():
+    """A webhook receiver on 127.0.0.1 (a free port) that answers as told and records every request."""
+    server = Receiver()
+    yield server
+    server.stop()

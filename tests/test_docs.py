@@ -3,8 +3,7 @@
 import re
 from pathlib import Path
 
-from imports import messages, s3_discovery, sources
-from imports.api import v3
+from imports import direct_uploads, messages, s3_discovery, sources
 
 FILE_FORMATS = (Path(__file__).resolve().parent.parent / "docs" / "file-formats.md").read_text()
 
@@ -21,7 +20,7 @@ def test_every_file_and_row_message_is_in_the_user_document():
         s3_discovery.MESSAGE_NAME_HAS_SPACE,
         s3_discovery.MESSAGE_TOO_LARGE,
         *sources.S3_OBJECT_MESSAGES.values(),
-        *v3.MESSAGES,
+        *direct_uploads.MESSAGES,
     ]
     missing = [template for template in templates if f"`{as_documented(template)}`" not in FILE_FORMATS]
     assert missing == []

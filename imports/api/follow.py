@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.http import parse_header_parameters
 from ninja import Router
 
-from imports import selectors, services
+from imports import jobs, selectors
 from imports.api import errors, schemas
 from imports.models import ImportJob
 
@@ -58,7 +58,7 @@ def v3_file_name(body: bytes) -> str:
 def job_name(*, job: ImportJob, client_name: str, version: str) -> ImportJob:
     """Name the job in the history by what the client sent, else by the job: ``api-v2-job-12.csv``."""
     suffix = ".csv.gz" if job.storage_key.endswith(".gz") else ".csv"
-    return services.import_job_rename(job=job, file_name=client_name or f"api-{version}-job-{job.pk}{suffix}")
+    return jobs.import_job_rename(job=job, file_name=client_name or f"api-{version}-job-{job.pk}{suffix}")
 
 
 @router.get(

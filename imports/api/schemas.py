@@ -7,6 +7,7 @@ from typing import Literal, Union
 
 from ninja import Field, Schema
 
+from imports import direct_uploads
 from imports.api import v3
 
 ProfileTypeName = Literal["string", "int", "decimal", "datetime"]
@@ -45,7 +46,7 @@ class DirectUploadHeaders(Schema):
 
 class DirectUpload(Schema):
     url: str = Field(
-        description=f"Pre-signed URL for one PUT, valid {v3.URL_SECONDS // 60} minutes: Amazon S3's, or this "
+        description=f"Pre-signed URL for one PUT, valid {direct_uploads.URL_SECONDS // 60} minutes: Amazon S3's, or this "
         "server's own when it keeps no files in S3."
     )
     headers: DirectUploadHeaders = Field(description="Send exactly these headers with the PUT.")

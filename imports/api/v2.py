@@ -1,6 +1,6 @@
 """API v2 (deprecated, still served; SPEC 6): the CSV or gzip is the request body. It is streamed
-to a temporary file, its header checked and its types inferred at once with the importer's own
-code, then stored and imported as a job like any other."""
+to a temporary file, its header checked and its types inferred at once as its job will (the
+importers' ``profile_key_types``), then stored and imported as a job like any other."""
 
 from __future__ import annotations
 
@@ -14,19 +14,11 @@ from typing import IO
 
 from django.http import HttpRequest, HttpResponse
 
-from imports import services, sinks
+from imports import importers, jobs
 from imports.api import errors
-from imports.dashboard.uploads import content_length
 from imports.core.profiles import MESSAGE_PROFILE_LIMIT
-from imports.core.reader import (
-    GZIP_MAGIC,
-    MESSAGE_CORRUPT,
-    FileFormatError,
-    Message,
-    iter_records,
-    open_decompressed,
-    read_header,
-)
+from imports.core.reader import GZIP_MAGIC, MESSAGE_CORRUPT, FileFormatError, Message
+from imports.http import content_length
 from imports.models import ImportJob, Project
 
 # Decision (docs/api.md): the dashboard's limit; the body is never held in memory, whatever its size.
@@ -57,7 +49,7 @@ def profile_bulk_import(
         body.seek(0)
         suffix = ".csv.gz" if body.read(2) == GZIP_MAGIC else ".csv"
         body.seek(0)
-        job = services.import_job_create(
+        job = jobs.import_job_create(
             project=project,
             kind=ImportJob.Kind.USER_PROFILES,
             source=ImportJob.Source.API_V2,
@@ -66,7 +58,6 @@ def profile_bulk_import(
             started_by=started_by,
             checksum=checksum,
         )
-    services.import_job_enqueue(job=job)
     return job, {key: {"type": type_} for key, type_ in types.items()}
 
 
@@ -93,15 +84,10 @@ def _key_types(project: Project, body: IO[bytes], *, gzip_declared: bool) -> dic
     if compressed and not _gzip_intact(body):
         raise errors.ApiError(errors.bad_request(MESSAGE_CORRUPT))
     body.seek(0)
-    importer = sinks.ProfileImporter()
     try:
-        stream = open_decompressed(body)
-        header = read_header(stream, max_bytes=importer.max_header_bytes)
-        importer.check_header(header)
-        plan = importer.key_plan(project=project, records=iter_records(stream, start=header.end))
+        return importers.profile_key_types(project=project, content=body)
     except FileFormatError as exc:
         raise errors.ApiError(_file_error(exc.message)) from None
-    return plan["profile_types"]
 
 
 def _gzip_intact(body: IO[bytes]) -> bool:

@@ -9,16 +9,18 @@ from __future__ import annotations
 import functools
 from typing import Any, Union
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
-from ninja import NinjaAPI
+from ninja import NinjaAPI, Swagger
 from ninja.decorators import decorate_view
 
-from imports import embedded_uploads, s3
+from imports import direct_uploads, embedded_uploads, s3
 from imports.api import errors, follow, schemas, v2, v3
 from imports.api.auth import ReproToken
 from imports.api.ratelimit import LIMIT, WINDOW_SECONDS, rate_limited
-from imports.dashboard.uploads import content_length
+from imports.http import content_length
 from imports.models import ImportJob
 from imports.s3_discovery import s3_prefix
 
@@ -39,6 +41,18 @@ class Api(NinjaAPI):
         return "/"
 
 
+def _docs_switch(view):
+    """The docs page and the OpenAPI document exist only while the API_DOCS setting is on."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not settings.API_DOCS:
+            raise Http404("The API documentation is turned off on this server.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
 api = Api(
     title="Repro API: User Profile Bulk Import",
     version="3",
@@ -51,6 +65,10 @@ api = Api(
     ),
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",
+    # Swagger UI from django-ninja's bundled static files ("ninja" is an installed app), and without
+    # its online validator, so the page loads nothing from any other host.
+    docs=Swagger(settings={"validatorUrl": None}),
+    docs_decorator=_docs_switch,
     urls_namespace="api",
     auth=ReproToken(),
 )
@@ -97,7 +115,7 @@ def _responses_extra(accepted: int, *counted: int) -> dict[int, Any]:
     summary="Get a pre-signed URL to upload a CSV of user profiles",
     description=(
         "First of the two requests of v3. Then PUT the file to `direct_upload.url` with exactly the headers "
-        f"in `direct_upload.headers`, within {v3.URL_SECONDS // 60} minutes. The URL is Amazon S3's, or this "
+        f"in `direct_upload.headers`, within {direct_uploads.URL_SECONDS // 60} minutes. The URL is Amazon S3's, or this "
         "server's own when it keeps no files in S3 (it then enforces the signature, the expiry, the headers, "
         "the length and the MD5 as S3 does). The import starts when the file has arrived and its size and MD5 "
         "match what this request declared; members are emailed the result. A 503 is a fault of the server "
@@ -114,6 +132,7 @@ def _responses_extra(accepted: int, *counted: int) -> dict[int, Any]:
         "responses": _responses_extra(200, 400, 413, 503),
     },
 )
+@decorate_view(never_cache)  # the pre-signed URL is a credential until it expires
 @rate_limited(FEATURE_PROFILE_BULK_IMPORT)
 def bulk_import_v3(request: HttpRequest) -> HttpResponse:
     # SPEC 6's 400s come first, whatever the storage.
@@ -123,7 +142,7 @@ def bulk_import_v3(request: HttpRequest) -> HttpResponse:
     project = request.auth.project
     started_by = STARTED_BY.format(version="v3", prefix=request.auth.token_prefix)
     if s3.is_configured():
-        job, direct_upload = v3.direct_upload_start(
+        job, direct_upload = direct_uploads.direct_upload_start(
             project=project,
             prefix=s3_prefix(project=project, kind=ImportJob.Kind.USER_PROFILES),
             request=upload_request,

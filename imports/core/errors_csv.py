@@ -2,7 +2,8 @@
 that can be fixed and uploaded again as it is (REPRO_ERRORS is ignored on import).
 
 Events put the reasons last (SPEC 3), profiles first (SPEC 4); one writer serves both.
-Fields are written back byte for byte, invalid UTF-8 included.
+Fields are written back byte for byte, invalid UTF-8 included, except in a row whose values
+pass `MAX_ERROR_ROW_BYTES` (issue 12): that row is cut, as docs/decisions-core.md says.
 """
 
 from __future__ import annotations
@@ -16,16 +17,25 @@ from imports.core.reader import ERRORS_COLUMN
 
 __all__ = [
     "ERRORS_COLUMN",
+    "MAX_ERROR_ROW_BYTES",
     "REASON_SEPARATOR",
     "encode_row",
     "error_header",
     "error_line",
     "event_error_header",
     "original_values",
+    "reasons_cell",
     "write_error_csv",
 ]
 
 REASON_SEPARATOR = "; "
+# A spreadsheet may run a cell that starts with one of these as a formula (CWE-1236). The reasons
+# are ours, so their cell gets a leading apostrophe; data cells stay as sent, to upload again.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A failed row is kept whole up to this many bytes of values; a longer one is cut.
+MAX_ERROR_ROW_BYTES = 64 * 1024
+CUT_MARK = "…"
+ROW_CUT = "[row cut: {size} bytes]"
 
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
 
@@ -59,6 +69,7 @@ def write_error_csv(
     rows: Iterable[tuple[Sequence[str], Sequence[str]]],
     *,
     errors_first: bool,
+    max_bytes: int = MAX_ERROR_ROW_BYTES,
 ) -> int:
     """Write the error CSV of a file with `header`; `rows` are (values, reasons).
 
@@ -67,16 +78,42 @@ def write_error_csv(
     out.write(encode_row(error_header(header, errors_first=errors_first)))
     count = 0
     for values, reasons in rows:
-        out.write(error_line(values, reasons, header, errors_first=errors_first))
+        out.write(error_line(values, reasons, header, errors_first=errors_first, max_bytes=max_bytes))
         count += 1
     return count
 
 
-def error_line(values: Sequence[str], reasons: Sequence[str], header: Sequence[str], *, errors_first: bool) -> bytes:
-    """One failed row as an encoded line of the error CSV, ready to store and concatenate."""
+def error_line(
+    values: Sequence[str],
+    reasons: Sequence[str],
+    header: Sequence[str],
+    *,
+    errors_first: bool,
+    max_bytes: int = MAX_ERROR_ROW_BYTES,
+) -> bytes:
+    """One failed row as an encoded line of the error CSV, ready to store and concatenate.
+
+    Values of more than `max_bytes` (as written in the CSV) are cut there, and one more cell
+    says how large the row was: kept whole, a hostile file's rows would make an error CSV as
+    large as the file, and the reasons say why no such row can be imported anyway.
+    """
     kept = original_values(values, header)
+    joined = reasons_cell(reasons)
+    cut: list[str] = []
+    # Written, a character takes at most 4 bytes and a field 3 more (quotes, comma): a quick bound first.
+    if 4 * sum(map(len, kept)) + 3 * len(kept) > max_bytes:
+        fields = [_encode_field(value) for value in kept]
+        if sum(map(len, fields)) + len(fields) > max_bytes:
+            size = sum(len(value.encode("utf-8", "surrogateescape")) for value in kept)
+            kept = _cut_values(kept, fields, len(error_header(header, errors_first=errors_first)) - 1, max_bytes)
+            cut = [ROW_CUT.format(size=f"{size:,}")]
+    return encode_row([joined, *kept, *cut] if errors_first else [*kept, joined, *cut])
+
+
+def reasons_cell(reasons: Sequence[str]) -> str:
+    """The REPRO_ERRORS cell: the reasons joined, never starting like a formula."""
     joined = REASON_SEPARATOR.join(reasons)
-    return encode_row([joined, *kept] if errors_first else [*kept, joined])
+    return "'" + joined if joined.startswith(FORMULA_STARTS) else joined
 
 
 def encode_row(fields: Sequence[str]) -> bytes:
@@ -86,3 +123,34 @@ def encode_row(fields: Sequence[str]) -> bytes:
     line = ",".join('"' + f.replace('"', '""') + '"' if _NEEDS_QUOTES.search(f) else f for f in fields)
     return (line + "\n").encode("utf-8", "surrogateescape")
 
+
+def _encode_field(value: str) -> bytes:
+    return encode_row([value, ""])[:-2]  # one field as encode_row writes it: without ",\n"
+
+
+def _cut_values(values: Sequence[str], fields: Sequence[bytes], width: int, max_bytes: int) -> list[str]:
+    """The values that fit in `max_bytes` as written; the one that crosses it cut short (whole
+    characters) and marked; header columns after it empty, values beyond the header after it left out."""
+    kept: list[str] = []
+    room = max_bytes - width  # a separator for each header column, written or left empty
+    for index, (value, field) in enumerate(zip(values, fields)):
+        cost = len(field) + (index >= width)  # a value beyond the header brings its own separator
+        if cost <= room:
+            kept.append(value)
+            room -= cost
+            continue
+        room -= index >= width
+        raw = value.encode("utf-8", "surrogateescape")
+        end = max(0, min(len(raw), room))
+        while True:
+            while 0 < end < len(raw) and raw[end] & 0xC0 == 0x80:  # not inside a UTF-8 character
+                end -= 1
+            over = len(_encode_field(raw[:end].decode("utf-8", "surrogateescape") + CUT_MARK)) - room
+            if over <= 0 or end == 0:
+                break
+            end = max(0, end - over)
+        if over <= 0:  # else not even the mark fits: the value is left out (empty in its column)
+            kept.append(raw[:end].decode("utf-8", "surrogateescape") + CUT_MARK)
+        break
+    kept.extend("" for _ in range(width - len(kept)))
+    return kept

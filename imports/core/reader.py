@@ -1,23 +1,23 @@
 """Bytes to CSV records: gzip sniffing, BOM, LF/CRLF, per-row UTF-8 check, RFC 4180
 quoting and byte offsets that let an import resume exactly where it stopped.
 
-Record boundaries follow one rule shared by `iter_records` and the cheap `scan`: a
+Record boundaries follow one rule shared by every reading pass (`imports.core.chunks`): a
 record ends at a line break once the number of double quotes since the record began is
 even. For RFC 4180 input this is exactly CSV quoting; for malformed input (a stray
-quote) it still gives both passes the same answer, so counts and checkpoints agree.
+quote) it still gives all passes the same answer, so counts and checkpoints agree.
 """
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import partial
 from typing import BinaryIO
+
+from imports.core.i18n import gettext_noop
 
 GZIP_MAGIC = b"\x1f\x8b"
 UTF8_BOM = b"\xef\xbb\xbf"
@@ -25,16 +25,17 @@ ERRORS_COLUMN = "REPRO_ERRORS"
 # Far above any sensible row; it only bounds memory when a quote is never closed.
 MAX_RECORD_BYTES = 16 * 1024 * 1024
 
-MESSAGE_EMPTY_FILE = "empty file"
-MESSAGE_NO_NEWLINE = "newline character not found"
-MESSAGE_HEADER_TOO_LARGE = "header size over {max_bytes} bytes"
-MESSAGE_CORRUPT = "file maybe corrupt"
-MESSAGE_UNTERMINATED_QUOTE = "unterminated quoted field starting on line {line}"
-MESSAGE_ROW_TOO_LARGE = "row starting on line {line} is over {limit} bytes"
+MESSAGE_EMPTY_FILE = gettext_noop("empty file")
+MESSAGE_NO_NEWLINE = gettext_noop("newline character not found")
+MESSAGE_HEADER_TOO_LARGE = gettext_noop("header size over {max_bytes} bytes")
+MESSAGE_CORRUPT = gettext_noop("file maybe corrupt")
+MESSAGE_UNTERMINATED_QUOTE = gettext_noop("unterminated quoted field starting on line {line}")
+MESSAGE_ROW_TOO_LARGE = gettext_noop("row starting on line {line} is over {limit} bytes")
 # Header and row messages shared by both kinds of import.
-MESSAGE_EMPTY_COLUMNS = "empty columns"
-MESSAGE_DUPLICATE_COLUMNS = "duplicate columns {names}"
-MESSAGE_TOO_MANY_VALUES = "too many values"
+MESSAGE_EMPTY_COLUMNS = gettext_noop("empty columns")
+MESSAGE_DUPLICATE_COLUMNS = gettext_noop("duplicate columns {names}")
+MESSAGE_TOO_MANY_VALUES = gettext_noop("too many values")
+MESSAGE_FILE_CHANGED = gettext_noop("the file changed while it was being imported")
 
 # Raised by gzip while decompressing a truncated or damaged stream.
 _CORRUPT_ERRORS = (EOFError, zlib.error, gzip.BadGzipFile)
@@ -174,6 +175,18 @@ def read_header(stream: BinaryIO, *, max_bytes: int | None = None) -> Header:
     return Header(names=names, end=len(line), bad_utf8=[name for name in names if has_bad_utf8(name)])
 
 
+def skip_to(stream: BinaryIO, position: int, offset: int) -> None:
+    """Move ``stream`` from ``position`` to ``offset``: a seek when it can, else by reading (gzip)."""
+    if stream.seekable():
+        stream.seek(offset)
+        return
+    while position < offset:
+        block = stream.read(min(1 << 20, offset - position))
+        if not block:
+            raise FileFormatError(Message(MESSAGE_FILE_CHANGED))
+        position += len(block)
+
+
 @dataclass(slots=True)
 class Record:
     number: int
@@ -200,68 +213,18 @@ def iter_records(
     """Yield the data records of `stream`, which is positioned at byte offset `start`.
 
     `number` and `line` are the data rows and physical lines before `start`, so resuming
-    from a record's `end` continues the numbering. Blank lines outside quotes are not
-    rows. Line breaks are LF with any CRs before it; inside a quoted field a line break
-    becomes a single LF. An unterminated quote would swallow the rest of the file, so it
-    fails the whole file (FileFormatError) instead of producing one giant row; so does a
-    record over `max_record_bytes`, which keeps memory bounded whatever the input.
+    from a record's `end` continues the numbering. Kept for callers that want one record at
+    a time with its own end offset; it reads one-row chunks of `chunks.read_chunks`, which
+    is what new code should use (the rules are documented there and in docs/decisions-core.md).
     """
-    parse = _field_parser()
-    offset = start
-    parts: list[str] = []  # lines of a record that spans several lines
-    quotes = 0
-    first_line = 0
-    record_bytes = 0
-    bad = False
-    try:
-        for raw in iter(partial(stream.readline, max_record_bytes + 1), b""):
-            size = len(raw)
-            offset += size
-            line += 1
-            if parts:
-                record_bytes += size
-                if record_bytes > max_record_bytes:
-                    raise _too_large(first_line, max_record_bytes)
-            elif size > max_record_bytes:
-                raise _too_large(line, max_record_bytes)
-            try:
-                text = raw.decode("utf-8")
-                if "\x00" in text:
-                    bad = True
-            except UnicodeDecodeError:
-                text = raw.decode("utf-8", "surrogateescape")
-                bad = True
-            body = text.rstrip("\r\n")
-            if parts:
-                parts.append(body)
-                if '"' in body:
-                    quotes += body.count('"')
-                if quotes & 1:
-                    continue
-                number += 1
-                yield Record(number, first_line, offset, _split_fields("\n".join(parts)), bad, len(parts))
-                parts = []
-                bad = False
-                continue
-            if '"' in body:
-                quotes = body.count('"')
-                if quotes & 1:
-                    parts.append(body)
-                    first_line = line
-                    record_bytes = size
-                    continue
-                values = parse(body)
-            elif body:
-                values = body.split(",")
-            else:
-                continue
-            number += 1
-            yield Record(number, line, offset, values, bad)
-            bad = False
-    except _CORRUPT_ERRORS as exc:
-        raise FileFormatError(Message(MESSAGE_CORRUPT)) from exc
-    if parts:
-        raise FileFormatError(Message(MESSAGE_UNTERMINATED_QUOTE, line=first_line))
+    from imports.core.chunks import Checkpoint, read_chunks  # chunks builds on this module
+
+    checkpoint = Checkpoint(start, number, line)
+    for chunk in read_chunks(stream, start=checkpoint, chunk_rows=1, max_record_bytes=max_record_bytes):
+        yield Record(
+            chunk.end.rows, chunk.first_line, chunk.end.offset, chunk.rows[0], 0 in chunk.bad_utf8,
+            chunk.end.lines - chunk.first_line + 1,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,50 +246,15 @@ def scan(
 
     `row_starts` holds, for k = 0, 1, 2, …, where data row k*every+1 (counted from
     `start`) begins, as (byte offset, rows before it, physical lines before it): the
-    `start`, `number` and `line` arguments of `iter_records`, so a file can be split
-    into parts. `line` is the physical lines before `start` (1: the header).
-    Counting always runs to the end so a "too many rows" message can give the true
-    count; past `max_rows` no more cut points are recorded, which keeps memory bounded
-    for files that will be refused. Fails exactly where `iter_records` would.
+    `start`, `number` and `line` arguments of `iter_records`. Counting runs to the end so a
+    "too many rows" message can give the true count; cut points stop at `max_rows`. New
+    code should use `chunks.count_rows`, which stops at the limit.
     """
-    rows = 0
-    row_starts: list[tuple[int, int, int]] = []
-    next_cut = 0  # rows before the next cut point
+    from imports.core.chunks import Checkpoint, count_rows  # chunks builds on this module
+
+    counted = count_rows(stream, start=Checkpoint(start, 0, line), every=every, max_record_bytes=max_record_bytes)
     limit = float("inf") if max_rows is None else max_rows
-    offset = start
-    in_quotes = False
-    first_line = record_bytes = 0
-    try:
-        for raw in iter(partial(stream.readline, max_record_bytes + 1), b""):
-            size = len(raw)
-            if in_quotes:
-                record_bytes += size
-                if record_bytes > max_record_bytes:
-                    raise _too_large(first_line, max_record_bytes)
-                if raw.count(b'"') & 1:
-                    in_quotes = False
-                    rows += 1
-            elif size > max_record_bytes:
-                raise _too_large(line + 1, max_record_bytes)
-            elif raw[0] in b"\r\n" and not raw.rstrip(b"\r\n"):
-                pass  # a blank line is not a row
-            else:
-                if rows == next_cut and rows < limit:
-                    row_starts.append((offset, rows, line))
-                    next_cut += every
-                if raw.count(b'"') & 1:
-                    in_quotes = True
-                    first_line = line + 1
-                    record_bytes = size
-                else:
-                    rows += 1
-            offset += size
-            line += 1
-    except _CORRUPT_ERRORS as exc:
-        raise FileFormatError(Message(MESSAGE_CORRUPT)) from exc
-    if in_quotes:
-        raise FileFormatError(Message(MESSAGE_UNTERMINATED_QUOTE, line=first_line))
-    return Scan(rows=rows, row_starts=row_starts)
+    return Scan(rows=counted.rows, row_starts=[tuple(cut) for cut in counted.cuts if cut.rows < limit])
 
 
 def _too_large(line: int, limit: int) -> FileFormatError:
@@ -346,26 +274,3 @@ def _split_fields(text: str) -> list[str]:
         if pos >= end:
             return fields
         pos += 1  # the comma
-
-
-def _field_parser() -> Callable[[str], list[str]]:
-    """A fast splitter for one-line records that contain quotes.
-
-    One csv.reader is fed line by line (creating a reader per record costs more than the
-    parsing). It is the C implementation of `_split_fields`, which takes over when the
-    reader cannot finish a record within the line or a field exceeds csv's size limit.
-    """
-    pending: list[str] = []
-    reader = csv.reader(iter(pending.pop, None))
-
-    def parse(body: str) -> list[str]:
-        if "\r" in body:
-            return _split_fields(body)  # csv treats a lone CR as a line break
-        pending.append(body)
-        try:
-            return next(reader)
-        except (IndexError, csv.Error):
-            pending.clear()
-            return _split_fields(body)
-
-    return parse

@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from imports import selectors, services
+from imports.core.limits import MAX_NAME_CHARS
 from imports.dashboard.forms import DisplayNameForm
 from imports.dashboard.views import member_view, project_render
 
@@ -30,6 +31,7 @@ def event_settings(request, project):
         usage_label=_("events turned On"),
         update_url_name="dashboard:event_definition_update",
         search=search,
+        max_name_chars=MAX_NAME_CHARS,
     )
 
 
@@ -52,7 +54,7 @@ def event_definition_update(request, project, definition_id):
                 % {"name": definition.name, "display": definition.display_name},
             )
         else:
-            messages.error(request, _("A display name can be at most 191 characters."))
+            messages.error(request, _("A display name can be at most %(limit)s characters.") % {"limit": MAX_NAME_CHARS})
     return _back(request, "dashboard:event_settings", project)
 
 

@@ -15,13 +15,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from imports import s3, s3_discovery, selectors, services
+from imports import jobs, s3, s3_discovery, selectors
+from imports.core.limits import MAX_ROWS
 from imports.dashboard.file_templates import template_text
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
 from imports.dashboard.progress import job_progress
 from imports.dashboard.reasons import reason_display, sample_values
 from imports.dashboard.upload_checks import upload_kind_problem
-from imports.dashboard.uploads import MULTIPART_OVERHEAD_BYTES, UploadLimitHandler, content_length
+from imports.dashboard.uploads import MULTIPART_OVERHEAD_BYTES, UploadLimitHandler
+from imports.http import content_length
 from imports.dashboard.views import member_view, project_render
 from imports.models import ImportJob
 
@@ -73,7 +75,7 @@ def _upload(request, project, kind, limit: UploadLimitHandler):
     if problem := upload_kind_problem(upload, kind=kind, file_name=upload.name):
         return _upload_refused(request, project, kind, [problem], form)
     dry_run = form.cleaned_data["validate_only"]
-    job = services.import_job_create(
+    job = jobs.import_job_create(
         project=project,
         kind=kind,
         source=ImportJob.Source.DASHBOARD,
@@ -82,7 +84,6 @@ def _upload(request, project, kind, limit: UploadLimitHandler):
         created_by=request.user,
         dry_run=dry_run,
     )
-    services.import_job_enqueue(job=job)
     if dry_run:
         notice = _("“%(file)s” was uploaded and is being checked. Nothing is imported until you confirm.")
     else:
@@ -109,10 +110,10 @@ def _wants_json(request) -> bool:
 
 
 def _import_page_render(request, project, kind, form, status=200, upload_errors=()):
-    jobs = Paginator(selectors.import_job_list(project=project, kind=kind), JOBS_PER_PAGE).get_page(
+    page = Paginator(selectors.import_job_list(project=project, kind=kind), JOBS_PER_PAGE).get_page(
         request.GET.get("page")
     )
-    for job in jobs:
+    for job in page:
         job.progress = job_progress(job)
     context = {
         "kind": kind,
@@ -120,8 +121,9 @@ def _import_page_render(request, project, kind, form, status=200, upload_errors=
         "upload_errors": upload_errors,
         "max_upload_bytes": settings.DASHBOARD_UPLOAD_MAX_BYTES,
         "max_upload_text": size_text(settings.DASHBOARD_UPLOAD_MAX_BYTES),
+        "max_rows": f"{MAX_ROWS:,}",
         "too_large_template": too_large_message("{size}"),
-        "jobs": jobs,
+        "jobs": page,
         "template_csv": template_text(kind).rstrip("\n"),
         "template_url": reverse(TEMPLATE_URLS[kind], args=[project.app_id]),
         "s3_configured": s3.is_configured(),
@@ -185,12 +187,11 @@ def _reason_groups(job):
 
 def _definitions_report(project, job) -> dict:
     """New events or profile keys of the file against the project's limits (dry run and real run)."""
-    summary = job.summary
     if job.kind == ImportJob.Kind.EVENTS:
-        # A dry run keeps its plan in the summary; a real run created the definitions themselves
+        # A dry run keeps its plan on the job; a real run created the definitions themselves
         # (their On/Off is shown as it is now, since anyone may have switched them since).
         if job.dry_run:
-            new_events = sorted(summary.get("new_events", {}).items())
+            new_events = sorted(job.planned_events.items())
         else:
             new_events = selectors.event_definition_created_by(job=job)
         return {
@@ -200,7 +201,7 @@ def _definitions_report(project, job) -> dict:
             "enabled_count": selectors.event_definition_enabled_count(project=project),
             "limit": project.max_enabled_events,
         }
-    new_keys = set(summary.get("new_profile_keys", ()))
+    new_keys = set(job.new_profile_keys)
     return {
         "profile_keys": [(name, kind, name in new_keys) for name, kind in job.profile_types][:NEW_ITEMS_SHOWN],
         "profile_keys_count": len(job.profile_types),
@@ -216,7 +217,7 @@ def job_import_dry_run(request, project, job_id):
     """Import for real the file a validate-only job checked."""
     dry_run = selectors.import_job_get(project=project, job_id=job_id)
     try:
-        job, created = services.import_job_create_from_dry_run(job=dry_run, created_by=request.user)
+        job, created = jobs.import_job_create_from_dry_run(job=dry_run, created_by=request.user)
     except ValueError:
         messages.error(request, _("Only a finished validation can be imported."))
         return redirect("dashboard:job_detail", app_id=project.app_id, job_id=dry_run.pk)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from imports.dashboard import definitions, file_templates, jobs, views
+from imports.dashboard import definitions, file_templates, jobs, views, webhooks
 from imports.models import ImportJob
 
 app_name = "dashboard"
@@ -43,4 +43,13 @@ urlpatterns = [
         name="s3_access_key_revoke",
     ),
     path("p/<slug:app_id>/settings/notifications/", views.notifications, name="notifications"),
+    path("p/<slug:app_id>/settings/webhooks/", webhooks.webhooks, name="webhooks"),
+    path("p/<slug:app_id>/settings/webhooks/<int:endpoint_id>/", webhooks.webhook_edit, name="webhook_edit"),
+    path("p/<slug:app_id>/settings/webhooks/<int:endpoint_id>/delete/", webhooks.webhook_delete, name="webhook_delete"),
+    path("p/<slug:app_id>/settings/webhooks/<int:endpoint_id>/test/", webhooks.webhook_test, name="webhook_test"),
+    path(
+        "p/<slug:app_id>/settings/webhooks/deliveries/<uuid:delivery_id>/resend/",
+        webhooks.webhook_delivery_resend,
+        name="webhook_delivery_resend",
+    ),
 ]

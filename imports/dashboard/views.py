@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -51,34 +51,38 @@ def project_home(request, project):
     return redirect("dashboard:events_import", app_id=project.app_id)
 
 
+# Every page of credentials is never_cache (Cache-Control: no-store): a new token or secret is shown
+# only in the answer to the POST that made it, which no cache or back button may keep.
+@never_cache
 @member_view
 def credentials(request, project):
     return _credentials_page(request, project)
 
 
-def _credentials_page(request, project, new_s3_key=None):
+def _credentials_page(request, project, new_token=None, new_s3_key=None):
     context = {
         "api_token": getattr(project, "api_token", None),
-        "new_token": request.session.pop("new_api_token", None),
+        "new_token": new_token,
         "s3_configured": s3.is_configured(),
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{project.app_id}/",
-        "s3_access_keys": project.s3_access_keys.filter(revoked_at__isnull=True),
+        "s3_access_keys": selectors.s3_access_key_list_active(project=project),
         "new_s3_key": new_s3_key,
     }
     return project_render(request, "dashboard/credentials.html", context)
 
 
+@never_cache
 @require_POST
 @member_view
 def api_token_reissue(request, project):
+    """Answers the POST with the page itself: the token must not pass through the session (stored)."""
     had_token = selectors.api_token_exists(project=project)
-    # The full token survives exactly one page view: the redirect target pops it from the session.
-    request.session["new_api_token"] = services.api_token_reissue(project=project, by=request.user)
+    token = services.api_token_reissue(project=project, by=request.user)
     if had_token:
         messages.success(request, _("A new API token was issued. The previous token no longer works."))
     else:
         messages.success(request, _("The project's API token was issued."))
-    return redirect("dashboard:credentials", app_id=project.app_id)
+    return _credentials_page(request, project, new_token=token)
 
 
 @never_cache
@@ -100,7 +104,7 @@ def s3_access_key_issue(request, project):
 @require_POST
 @member_view
 def s3_access_key_revoke(request, project, access_key_id):
-    key = get_object_or_404(project.s3_access_keys, access_key_id=access_key_id, revoked_at__isnull=True)
+    key = selectors.s3_access_key_get_active(project=project, access_key_id=access_key_id)
     try:
         credentials_services.s3_access_key_revoke(key=key)
     except (BotoCoreError, ClientError):

@@ -16,9 +16,8 @@ from django.core import mail
 from django.utils import timezone
 
 from clients import bulk_import
-from imports import embedded_uploads, tasks
-from imports.api import v3
-from imports.models import ImportJob
+from imports import direct_uploads, embedded_uploads, tasks
+from imports.models import DirectUpload, ImportJob
 from tests.api.conftest import http, profile_of
 
 PATH = "/v3/user_profiles/bulk_import"
@@ -108,7 +107,7 @@ def test_a_signature_that_does_not_match_is_refused(start, project):
 def test_an_expired_url_is_refused(start, project, monkeypatch):
     _, direct_upload, job = start()
     expires = int(parse_qs(urlsplit(direct_upload["url"]).query)["expires"][0])
-    assert expires - embedded_uploads.clock() == pytest.approx(v3.URL_SECONDS, abs=2)
+    assert expires - embedded_uploads.clock() == pytest.approx(direct_uploads.URL_SECONDS, abs=2)
     monkeypatch.setattr(embedded_uploads, "clock", lambda: expires + 1)
     assert s3_error(put(direct_upload)) == (403, "AccessDenied", "Request has expired")
     assert untouched(job, project)
@@ -167,12 +166,10 @@ def test_only_put_is_allowed_on_the_upload_url(start):
 def test_an_upload_that_never_comes_fails_its_job_at_the_watchdog(start, project):
     _, _, job = start()
     assert tasks.import_jobs_resume_stalled() == 0  # not expired yet
-    upload = job.summary["direct_upload"]
-    expired = (timezone.now() - timedelta(seconds=1)).isoformat()
-    ImportJob.objects.filter(pk=job.pk).update(summary={"direct_upload": {**upload, "accept_until": expired}})
+    DirectUpload.objects.filter(job=job).update(accept_until=timezone.now() - timedelta(seconds=1))
     assert tasks.import_jobs_resume_stalled() == 1
     job.refresh_from_db()
-    assert (job.state, job.failure_message) == ("failed", v3.MESSAGE_UPLOAD_MISSING)
+    assert (job.state, job.failure_message) == ("failed", direct_uploads.MESSAGE_UPLOAD_MISSING)
     assert "before it expired" in mail.outbox[0].body
 
 

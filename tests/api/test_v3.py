@@ -13,7 +13,7 @@ import pytest
 from django.core import mail
 from django.utils import timezone, translation
 
-from imports import s3
+from imports import direct_uploads, s3
 from imports.api import v3
 from imports.models import ImportJob, ProfileKey
 from imports.s3_discovery import s3_imports_discover
@@ -86,6 +86,12 @@ def test_response_and_its_headers_are_exactly_the_seeds_shape(api, s3_bucket):
     assert (reply.headers["X-RateLimit-Limit"], reply.headers["X-RateLimit-Remaining"]) == ("10", "9")
 
 
+def test_answer_with_the_pre_signed_url_is_never_stored_by_a_cache(api, s3_bucket):
+    reply = api(PATH, request_body(), content_type="application/json")
+    assert reply.status == 200
+    assert "no-store" in reply.headers["Cache-Control"]
+
+
 def test_upload_with_the_given_headers_is_imported_end_to_end(
     start, project, registered, django_capture_on_commit_callbacks
 ):
@@ -154,7 +160,7 @@ def test_body_of_another_file_than_declared_is_never_imported(
 
     job = only_job(project)
     assert job.state == "failed"
-    assert job.failure_message == v3.MESSAGE_CHECKSUM_MISMATCH
+    assert job.failure_message == direct_uploads.MESSAGE_CHECKSUM_MISMATCH
     assert (job.rows_read, job.imported) == (0, 0)
     assert profile_of(project, "u1") == {} and not ProfileKey.objects.exists()
     (email,) = mail.outbox
@@ -181,17 +187,18 @@ def test_upload_after_the_url_expired_is_never_imported(
     job = only_job(project)
     # The URL was issued 6 minutes ago: expired for 1 minute, and the grace is over too.
     issued = timezone.now() - timedelta(minutes=6)
-    job.summary["direct_upload"]["expires_at"] = (issued + timedelta(seconds=v3.URL_SECONDS)).isoformat()
-    job.summary["direct_upload"]["accept_until"] = (
-        issued + timedelta(seconds=v3.URL_SECONDS + v3.ACCEPT_GRACE_SECONDS) - timedelta(seconds=1)
-    ).isoformat()
-    job.save(update_fields=["summary"])
+    upload = job.direct_upload
+    upload.expires_at = issued + timedelta(seconds=direct_uploads.URL_SECONDS)
+    upload.accept_until = (
+        issued + timedelta(seconds=direct_uploads.URL_SECONDS + direct_uploads.ACCEPT_GRACE_SECONDS) - timedelta(seconds=1)
+    )
+    upload.save(update_fields=["expires_at", "accept_until"])
     assert put(direct_upload, CSV).status == 200  # moto does not check X-Amz-Expires
 
     discover_and_run(django_capture_on_commit_callbacks)
 
     job.refresh_from_db()
-    assert (job.state, job.imported, job.failure_message) == ("failed", 0, v3.MESSAGE_UPLOAD_LATE)
+    assert (job.state, job.imported, job.failure_message) == ("failed", 0, direct_uploads.MESSAGE_UPLOAD_LATE)
     assert profile_of(project, "u1") == {}
 
 
@@ -204,12 +211,12 @@ def test_job_whose_upload_never_comes_fails_once_the_url_and_grace_are_over(
     job.refresh_from_db()
     assert job.state == "awaiting_upload"  # the URL is still valid
 
-    job.summary["direct_upload"]["accept_until"] = (timezone.now() - timedelta(seconds=1)).isoformat()
-    job.save(update_fields=["summary"])
+    job.direct_upload.accept_until = timezone.now() - timedelta(seconds=1)
+    job.direct_upload.save(update_fields=["accept_until"])
     discover_and_run(django_capture_on_commit_callbacks)
 
     job.refresh_from_db()
-    assert (job.state, job.failure_message) == ("failed", v3.MESSAGE_UPLOAD_MISSING)
+    assert (job.state, job.failure_message) == ("failed", direct_uploads.MESSAGE_UPLOAD_MISSING)
     (email,) = mail.outbox
     assert "before it expired" in email.body
 
@@ -308,5 +315,5 @@ def test_an_oversized_json_body_is_refused_without_reading_it(api, s3_bucket):
 
 def test_upload_failure_messages_are_translated_to_japanese():
     with translation.override("ja"):
-        untranslated = [message for message in v3.MESSAGES if translation.gettext(message) == message]
+        untranslated = [message for message in direct_uploads.MESSAGES if translation.gettext(message) == message]
     assert untranslated == []

@@ -16,7 +16,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from imports.models import AppUser, EventDefinition, ImportJob, ProfileKey
-from imports.sinks import importer_for
+from imports.importers import importer_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,14 +1,18 @@
 import io
 
+import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from imports.core.errors_csv import (
     ERRORS_COLUMN,
+    FORMULA_STARTS,
+    REASON_SEPARATOR,
     encode_row,
     error_line,
     event_error_header,
     original_values,
+    reasons_cell,
     write_error_csv,
 )
 from imports.core.events import ValidEvent, event_columns, validate_event
@@ -134,3 +138,89 @@ def test_values_survive_read_write_read(lines: list[list[str]], errors_first: bo
         kept = original_values(before.values, header)
         reason = f"row {before.number}"
         assert after.values == ([reason, *kept] if errors_first else [*kept, reason])
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_reasons_that_start_like_a_formula_are_made_text_and_data_cells_are_kept(start) -> None:
+    data = f"user_id,event_name,event_properties\n{start}u1,{start}buy,\n".encode()
+    out = error_csv(data, errors_first=True, reasons=[f"{start}key should be integer", "other"])
+    header, records = read_file(out)
+    reasons, *values = records[0].values
+    assert reasons == f"'{start}key should be integer; other"
+    assert values == [f"{start}u1", f"{start}buy", ""]
+
+
+@given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=3))
+def test_the_reasons_cell_never_starts_like_a_formula(reasons: list[str]) -> None:
+    joined = REASON_SEPARATOR.join(reasons)
+    cell = reasons_cell(reasons)
+    assert not cell.startswith(FORMULA_STARTS)
+    assert cell in (joined, "'" + joined)
+# --- rows over the size bound (issue 12) ---------------------------------------------
+
+EVENT_HEADER = ["user_id", "event_name", "event_properties"]
+
+
+def test_a_row_within_the_bound_is_written_whole() -> None:
+    values = ["u1", "buy", "x" * 90]
+    line = error_line(values, ["why"], EVENT_HEADER, errors_first=False, max_bytes=100)
+    assert line == encode_row([*values, "why"])
+
+
+def test_a_row_over_the_bound_is_cut_and_says_how_large_it_was() -> None:
+    values = ["u1", "buy", "p" * 1000]
+    line = error_line(values, ["why"], EVENT_HEADER, errors_first=False, max_bytes=100)
+    (row,) = read_file(b"h\n" + line)[1]
+    assert row.values[:2] == ["u1", "buy"]
+    assert row.values[2] == "p" * (100 - len("u1,buy,") - len("…".encode()) - len(",")) + "…"
+    assert row.values[3:] == ["why", "[row cut: 1,005 bytes]"]
+    assert len(",".join(row.values[:3]).encode()) + 1 == 100
+
+
+def test_values_after_the_cut_are_emptied_and_values_beyond_the_header_left_out() -> None:
+    values = ["u" * 500, "buy", "{}", "extra", "more"]
+    line = error_line(values, ["r1", "r2"], EVENT_HEADER, errors_first=False, max_bytes=100)
+    (row,) = read_file(b"h\n" + line)[1]
+    assert row.values == ["u" * 94 + "…", "", "", "r1; r2", "[row cut: 514 bytes]"]
+    profile = error_line(values, ["r"], EVENT_HEADER, errors_first=True, max_bytes=100)
+    assert read_file(b"h\n" + profile)[1][0].values == ["r", "u" * 94 + "…", "", "", "[row cut: 514 bytes]"]
+
+
+def test_a_cut_row_fails_again_when_the_error_csv_is_uploaded_as_it_is() -> None:
+    values = ["u1", "buy", '{"k":"' + "v" * 100_000 + '"}']
+    out = io.BytesIO()
+    write_error_csv(out, EVENT_HEADER, [(values, ["too large"])], errors_first=False)
+    header, (record,) = read_file(out.getvalue())
+    assert validate_event(record, event_columns(header))[0] == "too many values"
+    profile = io.BytesIO()
+    write_error_csv(profile, ["user_id", "name"], [(["u1", "n" * 100_000], ["user_id is unregistered user"])],
+                    errors_first=True)
+    header, (record,) = read_file(profile.getvalue())
+    assert validate_profile(record, profile_columns(header), {"name": ProfileType.STRING}) == ["too many values"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet='a"é,\n\U0001F600', max_size=300) | st.just("\udcff" * 40), min_size=1, max_size=6),
+    st.integers(min_value=16, max_value=400),
+    st.booleans(),
+)
+def test_cut_rows_stay_within_the_bound_and_whole_characters(values: list[str], max_bytes: int, errors_first: bool) -> None:
+    header = ["a", "b", "c"]
+    line = error_line(values, ["r"], header, errors_first=errors_first, max_bytes=max_bytes)
+    (row,) = read_file(b"h\n" + line)[1]
+    kept = original_values(values, header)
+    if row.values[-1].startswith("[row cut: "):
+        written = row.values[1:-1] if errors_first else row.values[:-2]
+        assert len(written) >= len(header)
+        assert sum(len(encode_row([v, ""])) - 1 for v in written) <= max_bytes
+        first = next((i for i, v in enumerate(written) if i >= len(kept) or v != kept[i]), len(written))
+        assert written[:first] == kept[:first] and not any(written[first + 1 :])
+        if first < len(written) and written[first]:  # cut short and marked, unless not even the mark fitted
+            assert written[first].endswith("…")
+            assert kept[first].startswith(written[first][:-1])  # a prefix: no character split
+        size = sum(len(v.encode("utf-8", "surrogateescape")) for v in kept)
+        assert row.values[-1] == f"[row cut: {size:,} bytes]"
+    else:
+        assert row.values == (["r", *kept] if errors_first else [*kept, "r"])
+        assert sum(len(encode_row([v, ""])) - 1 for v in kept) <= max_bytes

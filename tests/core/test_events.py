@@ -1,19 +1,23 @@
+import io
 import json
+import re
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from imports.core.chunks import Checkpoint, read_chunks
 from imports.core.events import (
     EventColumns,
     ValidEvent,
     event_columns,
     event_limit_message,
     event_off_message,
+    check_events,
     plan_event_definitions,
     validate_event,
 )
-from imports.core.reader import FileFormatError
+from imports.core.reader import FileFormatError, open_decompressed, read_header
 from tests.core.conftest import read_file
 
 HEADER = b"user_id,event_name,event_properties\n"
@@ -276,3 +280,72 @@ def test_no_new_event_is_turned_on_at_the_limit() -> None:
 def test_event_outcome_messages() -> None:
     assert event_off_message("buy") == "event 'buy' is turned off"
     assert event_limit_message("buy") == "event limit reached: 'buy' was added turned off"
+
+
+# --- check_events: the fast path agrees with validate_event -----------------------
+
+JSON_PIECES = st.sampled_from([
+    "", "{}", '{"k":"v"}', '{"k": "v"}', ' {"k":"v"} ', '{"k":"v","k":"w"}', '{"k":"v","K":"w"}',
+    '{"' + "k" * 48 + '":"v"}', '{"' + "k" * 49 + '":"v"}', '{"k":"' + "v" * 191 + '"}', '{"k":"' + "é" * 192 + '"}',
+    '{"\U0001F600":"\U0001F600"}', '{"k":1}', '{"k":null}', '{"k":["v"]}', '{"k":{"a":"b"}}', "[]", '"s"', "1",
+    "{broken", '{"k":"v",}', '{"k":"v"} x', '{"k":"a\\"b"}', '{"k":"\\u00e9"}', '{"k":"\\u0000"}', '{"k":"\\ud800"}',
+    '{"k":"\\u3042\\/"}', '{"\\u006b":"v","k":"w"}', '{"k":"\\\\"}', '{"k":"' + "\\u00e9" * 191 + '"}',
+    '{"k":"a\tb"}', '{"k":"a\nb"}', '\ufeff{"k":"v"}', '{"k":"a\x00b"}', "NaN", '{"k":NaN}', '{"":""}',
+    '{"k":"' + "x" * 3000 + '"}',
+])
+NAMES = st.sampled_from(["u1", "", "x" * 191, "x" * 192, "___repro___e", "e___repro___", "é", "a\x00b", "a,b"])
+
+
+def csv_value(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(NAMES, NAMES, JSON_PIECES, st.sampled_from([[], ["x"], None]), st.booleans()), max_size=30))
+def test_check_events_agrees_with_validate_event(rows: list) -> None:
+    lines = []
+    for user_id, event_name, properties, extra, bad in rows:
+        values = [user_id, event_name] + ([] if extra is None else [properties] + extra)
+        line = ",".join(map(csv_value, values)).encode()
+        lines.append(line + (b"\xff" if bad else b""))
+    data = HEADER + b"\n".join(lines) + b"\n"
+    stream = open_decompressed(io.BytesIO(data))
+    header = read_header(stream)
+    columns = event_columns(header)
+    chunks = list(read_chunks(stream, start=Checkpoint.after_header(header), chunk_rows=7))
+    expected = [validate_event(record, columns) for record in read_file(data)[1]]
+    got: list = []
+    for chunk in chunks:
+        checked = check_events(chunk, columns)
+        results = dict(checked.events()) | dict(checked.failed)
+        assert sorted(results) == list(range(len(chunk.rows)))
+        assert [row for row, _ in checked.events()] == checked.rows == sorted(checked.rows)
+        got.extend(results[index] for index in range(len(chunk.rows)))
+        for row, text in zip(checked.rows, checked.properties_json):
+            written = expected[chunk.number(row) - 1].properties_json
+            assert text == written or re.search("[\x00-\x1f]", written) and not re.search("[\x00-\x1f]", text)
+    assert got == expected
+
+
+def test_check_events_keeps_file_order_and_reasons() -> None:
+    data = HEADER + b'u1,e,"{""k"":""v""}"\nu2,,\nu3,e,"{""k"":""v"",""k"":""w""}"\nu4,e,\n'
+    stream = open_decompressed(io.BytesIO(data))
+    header = read_header(stream)
+    (chunk,) = read_chunks(stream, start=Checkpoint.after_header(header))
+    checked = check_events(chunk, event_columns(header))
+    assert (checked.rows, checked.user_ids, checked.properties_json) == ([0, 3], ["u1", "u4"], ['{"k":"v"}', "{}"])
+    assert checked.failed == [
+        (1, ["'event_name' is invalid"]),
+        (2, ["'event_properties' is invalid: duplicate key 'k'"]),
+    ]
+
+
+def test_check_events_reencodes_raw_control_characters_and_keeps_escapes_as_written() -> None:
+    data = HEADER + b'u1,e,"{""k"":""a\tb""}"\nu2,e,"{""k"":""\\u3042""}"\nu3,e,"{""k"":""v""}"\n'
+    stream = open_decompressed(io.BytesIO(data))
+    header = read_header(stream)
+    (chunk,) = read_chunks(stream, start=Checkpoint.after_header(header))
+    checked = check_events(chunk, event_columns(header))
+    assert checked.rows == [0, 1, 2]
+    assert checked.properties_json == ['{"k":"a\\tb"}', '{"k":"\\u3042"}', '{"k":"v"}']
+    assert [event.properties for _, event in checked.events()] == [{"k": "a\tb"}, {"k": "あ"}, {"k": "v"}]

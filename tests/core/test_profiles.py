@@ -1,10 +1,12 @@
+import io
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from imports.core.chunks import Checkpoint, read_chunks
 from imports.core.profiles import (
     INT64_MAX,
     INT64_MIN,
@@ -13,7 +15,10 @@ from imports.core.profiles import (
     ProfileColumns,
     ProfileType,
     ValidProfile,
+    _convert_present,
+    _parse_datetime,
     check_profile_key_limit,
+    check_profiles,
     coerce,
     from_json_value,
     infer_type,
@@ -22,7 +27,7 @@ from imports.core.profiles import (
     to_json_value,
     validate_profile,
 )
-from imports.core.reader import FileFormatError
+from imports.core.reader import FileFormatError, open_decompressed, read_header
 from tests.core.conftest import read_file
 
 S, I, D, T = ProfileType.STRING, ProfileType.INT, ProfileType.DECIMAL, ProfileType.DATETIME
@@ -315,3 +320,95 @@ def test_unregistered_user_is_a_row_error_in_order():
     assert results[0] == ValidProfile("u1", {"point": 1})
     assert results[1] == [MESSAGE_UNREGISTERED_USER, "point should be integer"]
     assert results[2] == ["user_id is unregistered user"]
+
+
+# --- check_profiles: the column-wise fast path agrees with validate_profile ---------
+
+# Values mostly of each column's own type (so that whole columns take the fast path), some messy.
+TYPED_VALUES = {
+    S: st.sampled_from(["", "x", "a,b", 'q"q', "é", "line\nbreak"]),
+    I: st.sampled_from(["", "0", "-0", "007", "42", "-42", "9" * 18, "9" * 19, "-9223372036854775808", "9223372036854775808"]),
+    D: st.sampled_from(["", "1.5", "-1.50", "0.0000001", "007.10", "-0", "12"]),
+    T: st.sampled_from([
+        "", "2020-01-01", "2020-02-30", "2020-01-01T10:00", "2020-01-01T24:00", "2020-01-01T10:00:05.1234567Z",
+        "2020-01-01T10:00:05+09", "2020-01-01T10:00:05+0930", "2020-01-01T10:00:05-09:60", "2020-01-01T10:00:05+24:00",
+        "2021-06-01T10:00:05+09:00", "2021-06-01T10:00:05-00:00", "2021-06-01T10:00:60+09:00", "2021-02-29",
+    ]),
+}
+MESSY_VALUE = st.sampled_from(["+1", " 1", "1 ", "1e3", "١٢", "x", "\udcff", "1\n2", "2020-01-01\n2020-01-02",
+                               "2020-01-01 10:00:00"])
+
+
+def csv_value(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"' if any(c in text for c in ',"\r\n') else text
+
+
+@st.composite
+def profile_rows(draw: st.DrawFn) -> tuple[list[ProfileType], list]:
+    key_types = draw(st.lists(st.sampled_from([S, I, D, T]), min_size=4, max_size=4))
+    value = [TYPED_VALUES[type_] | MESSY_VALUE if draw(st.integers(0, 3)) == 0 else TYPED_VALUES[type_]
+             for type_ in key_types]
+    row = st.tuples(st.sampled_from(["u1", "u2", "nobody", "", "\udcff"]), st.tuples(*value),
+                    st.sampled_from([0, 0, 0, 0, -2, -1, 1]))
+    return key_types, draw(st.lists(row, max_size=25))
+
+
+@settings(max_examples=500, deadline=None)
+@given(profile_rows(), st.booleans())
+def test_check_profiles_agrees_with_validate_profile(generated: tuple, with_registered: bool) -> None:
+    key_types, rows = generated
+    lines = []
+    for user_id, values, width_change in rows:
+        fields = [user_id, *values][: 5 + width_change] + (["extra"] if width_change > 0 else [])
+        lines.append(",".join(map(csv_value, fields)))
+    data = ("user_id,a,b,c,d\n" + "\n".join(lines) + "\n").encode("utf-8", "surrogateescape")
+    stream = open_decompressed(io.BytesIO(data))
+    header = read_header(stream)
+    columns = profile_columns(header)
+    types = dict(zip("abcd", key_types))
+    registered = {"u1", "u2", ""} if with_registered else None
+    expected = []
+    for record in read_file(data)[1]:
+        result = validate_profile(record, columns, types, registered)
+        expected.append(result if isinstance(result, list) else
+                        (result.user_id, {k: to_json_value(v) for k, v in result.values.items()}))
+    got = []
+    for chunk in read_chunks(stream, start=Checkpoint.after_header(header), chunk_rows=6):
+        checked = check_profiles(chunk, columns, types, registered)
+        results = {row: (user_id, values) for row, user_id, values in zip(checked.rows, checked.user_ids, checked.values)}
+        results.update(checked.failed)
+        assert checked.rows == sorted(checked.rows) and [i for i, _ in checked.failed] == sorted(dict(checked.failed))
+        assert sorted(results) == list(range(len(chunk.rows)))
+        got.extend(results[i] for i in range(len(chunk.rows)))
+    assert got == expected
+
+
+@st.composite
+def iso_date_times(draw: st.DrawFn) -> str:
+    """Date-times in every form `_parse_datetime` knows, near and past the edges of each field."""
+    two = lambda low, high: draw(st.integers(low, high))  # noqa: E731
+    text = f"{two(0, 9999):04d}-{two(1, 13):02d}-{two(1, 32):02d}"
+    if draw(st.booleans()):
+        text += f"T{two(0, 24):02d}:{two(0, 60):02d}"
+        if draw(st.booleans()):
+            text += f":{two(0, 60):02d}"
+            if draw(st.booleans()):
+                text += "." + draw(st.text(alphabet="0123456789", min_size=1, max_size=9))
+        offset = draw(st.sampled_from(["", "Z", "+HH", "-HH:MM", "+HH:MM", "+HHMM"]))
+        text += offset.replace("HH", f"{two(0, 25):02d}").replace("MM", f"{two(0, 99):02d}")
+    return text
+
+
+@settings(max_examples=1000, deadline=None)
+@given(iso_date_times())
+@example("2020-01-01T10:00:05-00:00")
+@example("2020-01-01T10:00:05+09:60")
+@example("2020-02-29")
+def test_fast_date_times_are_the_precise_ones(value: str) -> None:
+    try:
+        fast = _convert_present([value], T)
+        assert _convert_present([value, value], T) == fast * 2
+    except ValueError:
+        assert _parse_datetime(value) is None  # the fast path refuses only what the precise one refuses
+        return
+    assert fast == [_parse_datetime(value).isoformat()]

@@ -32,6 +32,14 @@ def test_row_errors_are_grouped_by_reason_with_counts_and_first_rows(alice_clien
     assert 'href="/p/%s/jobs/%s/errors.csv"' % (job.project.app_id, job.pk) in response.content.decode()
 
 
+def test_job_page_says_the_error_csv_holds_the_data_as_sent(alice_client, import_file):
+    failed_rows, _ = import_file(HEADER + b"=1+2,signup,not json\n")
+    note = "The error CSV holds your own data exactly as it was sent, unchanged"
+    assert note in detail(alice_client, failed_rows).content.decode()
+    clean, _ = import_file(HEADER + b"u1,signup,\n")
+    assert not clean.error_csv_key and note not in detail(alice_client, clean).content.decode()
+
+
 def test_a_row_with_several_reasons_counts_in_each(alice_client, import_file):
     job, _ = import_file(HEADER + b",___repro___x,not json\n")
     groups = {g.reason: g.rows for g in detail(alice_client, job).context["reason_groups"]}
@@ -161,7 +169,7 @@ def test_validate_only_then_import_the_same_file(alice_client, alice, import_fil
     real = ImportJob.objects.get(dry_run=False)
     assert response.url == reverse("dashboard:job_detail", args=[project.app_id, real.pk])
     assert (real.storage_key, real.file_name, real.byte_size) == (dry_run.storage_key, "e.csv", dry_run.byte_size)
-    assert (real.created_by, real.summary["dry_run_job"]) == (alice, dry_run.pk)
+    assert (real.created_by, real.dry_run_job_id) == (alice, dry_run.pk)
     real.refresh_from_db()
     assert (real.state, real.imported, real.failed) == ("succeeded_with_errors", 1, 1)
     assert TrackedEvent.objects.count() == 1
@@ -191,7 +199,8 @@ def test_profile_validation_report_lists_types_and_new_keys(alice_client, projec
         dry_run=True,
         state=ImportJob.State.VALIDATED,
         finished_at=timezone.now(),
-        summary={"profile_types": {"plan": "string", "points": "int"}, "new_profile_keys": ["points"]},
+        profile_key_types={"plan": "string", "points": "int"},
+        new_profile_keys=["points"],
     )
     response = detail(alice_client, job)
     assert response.context["profile_keys"] == [("plan", "string", False), ("points", "int", True)]

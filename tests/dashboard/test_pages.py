@@ -1,13 +1,19 @@
 """Every dashboard page: members see it, other tenants get 404, logged-out users go to login."""
 
+import re
+
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.urls import reverse
 
-from imports.models import EventDefinition, ImportJob, ProfileKey
+from imports.credentials import api_token_digest
+from imports.models import ApiToken, EventDefinition, ImportJob, ProfileKey
+from tests.support import database_text
 
-PROJECT_PAGES = ["events_import", "event_settings", "profiles_import", "profile_settings", "credentials", "notifications"]
+PROJECT_PAGES = [
+    "events_import", "event_settings", "profiles_import", "profile_settings", "credentials", "notifications", "webhooks"
+]
 
 
 @pytest.fixture
@@ -97,15 +103,19 @@ def test_error_csv_download_is_the_stored_file(alice_client, project, job_with_e
     assert response["Content-Disposition"].startswith("attachment")
 
 
-def test_token_shown_once_after_reissue_then_masked(alice_client, project):
-    response = alice_client.post(reverse("dashboard:api_token_reissue", args=[project.app_id]), follow=True)
+def test_new_token_is_in_the_post_answer_only_then_masked(alice_client, project):
+    response = alice_client.post(reverse("dashboard:api_token_reissue", args=[project.app_id]))
+    assert response.status_code == 200
+    assert "no-store" in response["Cache-Control"]
     token_html = response.content.decode()
-    assert 'id="new-api-token"' in token_html
-    shown = token_html.split('id="new-api-token">')[1].split("<")[0]
-    assert len(shown) > 30
-    again = alice_client.get(reverse("dashboard:credentials", args=[project.app_id])).content.decode()
-    assert shown not in again
-    assert shown[:8] + "••" in again
+    assert "The project&#x27;s API token was issued." in token_html  # the first one: there is no previous token
+    shown = re.search(r'<code class="secret" id="new-api-token">([^<]+)</code>', token_html).group(1)
+    assert ApiToken.objects.get(project=project).token_hash == api_token_digest(shown)
+    assert shown not in database_text()  # not in the session, not in any table
+    again = alice_client.get(reverse("dashboard:credentials", args=[project.app_id]))
+    assert "no-store" in again["Cache-Control"]
+    assert shown not in again.content.decode()
+    assert shown[:8] + "••" in again.content.decode()
 
 
 def test_reissue_needs_post(alice_client, project):

@@ -7,7 +7,7 @@ from django.core.files.storage import default_storage
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from imports import pipeline, services
+from imports import jobs, pipeline
 from imports.core.reader import iter_records, open_decompressed, read_header
 from imports.models import AppUser, TrackedEvent
 
@@ -41,8 +41,8 @@ def records_of(data: bytes):
 
 
 def run_import(project, kind, data):
-    job = services.import_job_create(project=project, kind=kind, source="command", file_name="f.csv",
-                                     content=io.BytesIO(data))
+    job = jobs.import_job_create(project=project, kind=kind, source="command", file_name="f.csv",
+                                 content=io.BytesIO(data), enqueue=False)
     return pipeline.run(job.pk)
 
 

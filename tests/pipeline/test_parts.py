@@ -7,7 +7,7 @@ import pytest
 from django.core import mail
 from django.core.files.storage import default_storage
 
-from imports import pipeline, services
+from imports import jobs, pipeline
 from imports.models import AppUser, ImportPart, TrackedEvent
 
 
@@ -26,8 +26,8 @@ def events_file(rows=1000):
 
 
 def import_job(project, data, kind="events"):
-    return services.import_job_create(project=project, kind=kind, source="command", file_name="big.csv",
-                                      content=io.BytesIO(data))
+    return jobs.import_job_create(project=project, kind=kind, source="command", file_name="big.csv",
+                                  content=io.BytesIO(data), enqueue=False)
 
 
 def outcome(job):
@@ -84,8 +84,8 @@ def test_profiles_gzip_and_dry_runs_are_not_cut(project, split):
     zipped = pipeline.run(import_job(project, gzip.compress(events_file())).pk)
     assert profiles.parts_total == 1 and zipped.parts_total == 1
     assert zipped.imported + zipped.failed == 1000
-    dry = services.import_job_create(project=project, kind="events", source="command", file_name="d.csv",
-                                     content=io.BytesIO(events_file()), dry_run=True)
+    dry = jobs.import_job_create(project=project, kind="events", source="command", file_name="d.csv",
+                                 content=io.BytesIO(events_file()), dry_run=True, enqueue=False)
     assert pipeline.run(dry.pk).parts_total == 1
     assert ImportPart.objects.filter(job=dry).count() == 1
 
@@ -106,22 +106,20 @@ def test_watchdog_queues_stalled_parts_and_jobs_again(project, split, settings, 
     ImportJob.objects.filter(pk=lost.pk).update(created_at=stale)
     fresh = import_job(project, events_file())  # queued just now: left alone
     with django_capture_on_commit_callbacks(execute=True):
-        assert pipeline.resume_stalled() == 11 + 1
+        assert jobs.import_jobs_resume_stalled() == 11 + 1
     job.refresh_from_db()
     lost.refresh_from_db()
     fresh.refresh_from_db()
     assert job.state == lost.state == "succeeded_with_errors"
     assert job.imported + job.failed == lost.imported + lost.failed == 1000
     assert fresh.state == "queued"
-    assert pipeline.resume_stalled() == 0  # nothing is stalled any more
+    assert jobs.import_jobs_resume_stalled() == 0  # nothing is stalled any more
 
 
 def test_losing_the_database_leaves_the_job_to_be_resumed(project, split, monkeypatch):
     from django.db import OperationalError
 
-    from imports import sinks
-
-    real_commit = sinks.chunk_commit
+    real_commit = jobs.chunk_commit
     calls = []
 
     def flaky_commit(**kwargs):
@@ -130,7 +128,7 @@ def test_losing_the_database_leaves_the_job_to_be_resumed(project, split, monkey
             raise OperationalError("server closed the connection unexpectedly")
         return real_commit(**kwargs)
 
-    monkeypatch.setattr(sinks, "chunk_commit", flaky_commit)
+    monkeypatch.setattr(jobs, "chunk_commit", flaky_commit)
     job = import_job(project, events_file())
     with pytest.raises(OperationalError):
         pipeline.run(job.pk)

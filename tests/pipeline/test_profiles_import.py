@@ -170,3 +170,16 @@ def test_value_that_is_not_utf8_fails_its_row_with_the_key(import_file, project,
     with default_storage.open(job.error_csv_key, "rb") as f:
         assert f.read().splitlines()[1] == b"name should be UTF-8,234567,\xff\xfe,Osaka"
     assert profile(project, "234567") == {}
+
+
+def test_reason_that_starts_with_a_formula_like_key_cannot_run_in_a_spreadsheet(import_file, project, users):
+    key = "=cmd|' /C calc'!A0"
+    ProfileKey.objects.create(project=project, name=key, type="int")
+    data = b"user_id,=cmd|' /C calc'!A0\nu3,=1+2\n"
+    job, summary = import_file(data, "user_profiles")
+    assert summary["failed"] == 1
+    with default_storage.open(job.error_csv_key, "rb") as f:
+        written = f.read()
+    # The reason (ours) is made text; the header and the data cell are the file's own bytes.
+    assert written == b"REPRO_ERRORS,user_id,=cmd|' /C calc'!A0\n'=cmd|' /C calc'!A0 should be integer,u3,=1+2\n"
+    assert error_rows(job)[1] == [f"'{key} should be integer", "u3", "=1+2"]

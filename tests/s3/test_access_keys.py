@@ -7,29 +7,16 @@ import re
 import pytest
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
-from django.contrib.sessions.models import Session
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db import connection
 from django.urls import reverse
 
 from imports import s3
 from imports.credentials import s3_access_key_issue, s3_access_key_revoke
 from imports.models import S3AccessKey
+from tests.support import database_text
 
 CSV = b"user_id,event_name,event_properties\nu1,opened,\n"
-
-
-def database_text() -> str:
-    """Every value of every table as text, with sessions decoded (their data is stored encoded)."""
-    values = []
-    with connection.cursor() as cursor:
-        for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
-            for row in cursor.fetchall():
-                values += [bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else str(v) for v in row]
-    values += [str(session.get_decoded()) for session in Session.objects.all()]
-    return "\n".join(values)
 
 
 def put(client, bucket, key):

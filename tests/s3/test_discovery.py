@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import translation
 from django_q.models import Schedule
 
-from imports import s3_discovery, services
+from imports import jobs, s3_discovery
 from imports.models import ImportJob, S3ListingCursor
 from imports.s3_discovery import s3_imports_discover
 
@@ -128,10 +128,10 @@ def test_bad_names_fail_with_their_reason_and_members_are_emailed(put_object, pr
     assert all(job.state == "failed" and job.finished_at for job in jobs.values())
     space = jobs["my events.csv"]
     assert space.failure_message == "'my events.csv' has a space in its name: rename the file without spaces"
-    assert space.summary["failure"] == {
-        "template": s3_discovery.MESSAGE_NAME_HAS_SPACE,
-        "params": {"name": "my events.csv"},
-    }
+    assert (space.failure_template, space.failure_params) == (
+        s3_discovery.MESSAGE_NAME_HAS_SPACE,
+        {"name": "my events.csv"},
+    )
     assert jobs["2024/01/events.csv"].failure_message == (
         f"'2024/01/events.csv' is in a folder: put files directly in "
         f"s3://{s3_bucket}/{project.app_id}/event_bulk_tracking/"
@@ -161,9 +161,9 @@ def test_object_over_the_size_limit_fails(put_object, project, settings):
 
 
 def test_dashboard_uploads_and_error_csvs_in_the_bucket_are_never_discovered(put_object, project):
-    job = services.import_job_create(
+    job = jobs.import_job_create(
         project=project, kind="events", source="dashboard", file_name="events.csv",
-        content=io.BytesIO(b"user_id,event_name,event_properties\n"),
+        content=io.BytesIO(b"user_id,event_name,event_properties\n"), enqueue=False,
     )
     assert job.storage_key.startswith(f"uploads/{project.app_id}/")
     put_object(f"errors/{project.app_id}/{job.pk}/errors.csv")

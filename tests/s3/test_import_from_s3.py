@@ -8,7 +8,7 @@ import threading
 import psutil
 from django.core import mail
 
-from imports import pipeline, s3, services
+from imports import jobs, pipeline, s3
 from imports.credentials import s3_access_key_issue
 from imports.models import AppUser, TrackedEvent
 from imports.s3_discovery import s3_imports_discover
@@ -56,9 +56,9 @@ def test_profile_upload_is_imported_from_its_own_folder(put_object, project, dja
 
 
 def test_dashboard_upload_is_stored_in_the_bucket_and_imported_from_it(s3_bucket, project):
-    job = services.import_job_create(
+    job = jobs.import_job_create(
         project=project, kind="events", source="dashboard", file_name="events.csv",
-        content=io.BytesIO(HEADER + b"u1,opened,\n"),
+        content=io.BytesIO(HEADER + b"u1,opened,\n"), enqueue=False,
     )
     job = pipeline.run(job.pk)
     assert (job.state, job.imported) == ("succeeded", 1)
@@ -158,7 +158,7 @@ def test_a_100_mb_object_imports_with_flat_memory(s3_bucket, project, tmp_path):
 
 
 def test_error_csv_gone_from_the_bucket_is_a_404_page(s3_bucket, project, alice_client):
-    job = services.import_job_create(
+    job = jobs.import_job_create(
         project=project, kind="events", source="dashboard", file_name="events.csv",
         content=io.BytesIO(HEADER + b",opened,\n"),
     )

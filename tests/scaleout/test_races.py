@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection, connections, transaction
 
-from imports import services, sinks
+from imports import importers, services, sinks
 from imports.models import AppUser, EventDefinition, ImportJob
 
 pytestmark = [
@@ -56,8 +56,8 @@ def test_two_parts_creating_new_events_never_pass_the_limit(project):
     job = job_for(project)
     names_a = [f"a{i}" for i in range(4)] + ["shared"]
     names_b = [f"b{i}" for i in range(4)] + ["shared"]
-    found_a, found_b = at_once(lambda: sinks._event_definitions(job, names_a),
-                               lambda: sinks._event_definitions(job, names_b))
+    found_a, found_b = at_once(lambda: importers.event_definitions(job, names_a),
+                               lambda: importers.event_definitions(job, names_b))
     assert EventDefinition.objects.filter(project=project).count() == 9  # "shared" made once
     assert EventDefinition.objects.filter(project=project, enabled=True).count() == 5
     assert found_a["shared"] == found_b["shared"]
@@ -77,6 +77,6 @@ def test_a_click_and_an_import_cannot_both_take_the_last_place(project, alice):
         except services.EnabledLimitReached:
             return "refused"
 
-    planned, clicked = at_once(lambda: sinks._event_definitions(job, ["new"]), click)
+    planned, clicked = at_once(lambda: importers.event_definitions(job, ["new"]), click)
     assert EventDefinition.objects.filter(project=project, enabled=True).count() == 1
     assert planned["new"].enabled != (clicked != "refused")  # exactly one of them got the place

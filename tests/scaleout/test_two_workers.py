@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
 
-from imports import pipeline, services
+from imports import jobs, pipeline
 from imports.models import ImportJob, TrackedEvent
 from tests.pipeline.test_parts import events_file
 from tests.s3.conftest import BUCKET, REGION, moto_url, s3_bucket  # noqa: F401 (fixtures)
@@ -122,8 +122,9 @@ def wait_until(predicate, seconds=180):
 
 def serial_outcome(project, data):
     settings.IMPORT_SPLIT_MIN_BYTES = 10**12
-    serial = pipeline.run(services.import_job_create(
-        project=project, kind="events", source="command", file_name="big.csv", content=io.BytesIO(data)).pk)
+    serial = pipeline.run(jobs.import_job_create(
+        project=project, kind="events", source="command", file_name="big.csv", content=io.BytesIO(data),
+        enqueue=False).pk)
     return outcome(serial)
 
 

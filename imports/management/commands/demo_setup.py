@@ -1,9 +1,7 @@
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from imports import services
-from imports.models import Project
+from imports import selectors, services
 
 DEMO_USERNAME = "demo"
 DEMO_PASSWORD = "demo-password"
@@ -14,11 +12,10 @@ class Command(BaseCommand):
     help = "Create (once) a demo login and project for the embedded mode, and say how to log in."
 
     def handle(self, *args, **options):
-        User = get_user_model()
-        user = User.objects.filter(username=DEMO_USERNAME).first()
+        user = selectors.user_get_by_username(username=DEMO_USERNAME)
         if user is None:
-            user = User.objects.create_superuser(DEMO_USERNAME, "demo@example.com", DEMO_PASSWORD)
-        project = Project.objects.filter(memberships__user=user).first()
+            user = services.superuser_create(username=DEMO_USERNAME, email="demo@example.com", password=DEMO_PASSWORD)
+        project = selectors.project_list_for_user(user=user).first()
         if project is None:
             project = services.project_create(name=DEMO_PROJECT, owner=user)
         self.stdout.write(

@@ -4,7 +4,7 @@ import sys
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from imports import pipeline, services
+from imports import jobs, pipeline, selectors
 from imports.management.helpers import project_from_app_id
 from imports.models import ImportJob
 
@@ -32,12 +32,11 @@ class Command(BaseCommand):
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
         with content:
-            job = services.import_job_create(
+            job = jobs.import_job_create(
                 project=project, kind=kind, source=ImportJob.Source.COMMAND, file_name=path.rsplit("/", 1)[-1],
-                content=content, started_by="import_csv", dry_run=dry_run,
+                content=content, started_by="import_csv", dry_run=dry_run, enqueue=not sync,
             )
         if not sync:
-            services.import_job_enqueue(job=job)
             self.stdout.write(str(job.pk))
             return
         job = pipeline.run(job.pk, progress=self._progress if sys.stderr.isatty() else None)
@@ -78,13 +77,13 @@ def dry_run_report(job: ImportJob) -> dict:
     project = job.project
     if job.kind == ImportJob.Kind.EVENTS:
         return {
-            "new_events": job.summary.get("new_events", {}),
-            "enabled_events": project.event_definitions.filter(enabled=True).count(),
+            "new_events": job.planned_events,
+            "enabled_events": selectors.event_definition_enabled_count(project=project),
             "max_enabled_events": project.max_enabled_events,
         }
     return {
-        "profile_types": job.summary.get("profile_types", {}),
-        "new_profile_keys": job.summary.get("new_profile_keys", []),
-        "enabled_profile_keys": project.profile_keys.filter(enabled=True).count(),
+        "profile_types": job.profile_key_types,
+        "new_profile_keys": job.new_profile_keys,
+        "enabled_profile_keys": selectors.profile_key_enabled_count(project=project),
         "max_enabled_profile_keys": project.max_enabled_profile_keys,
     }

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from imports import selectors
 from imports.credentials import s3_access_key_revoke
-from imports.models import S3AccessKey
 
 
 class Command(BaseCommand):
@@ -11,8 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("access_key_id")
 
     def handle(self, *args, access_key_id, **options):
-        # Operators name the key alone; its project follows from it.
-        key = S3AccessKey.objects.select_related("project").filter(access_key_id=access_key_id).first()
+        key = selectors.s3_access_key_get(access_key_id=access_key_id)
         if key is None:
             raise CommandError(f"no S3 access key {access_key_id}")
         if key.revoked_at is not None:

@@ -17,7 +17,7 @@ def dry_runs_succeeded(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("imports", "0004_api_request_count")]
+    dependencies = [("imports", "0006_webhooks")]
 
     operations = [
         migrations.AlterField(
