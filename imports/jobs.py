@@ -125,7 +125,7 @@ def import_job_create_from_dry_run(*, job: ImportJob, created_by: AbstractBaseUs
 
     Asking twice (a double click, two members) returns the import already made from that file.
     """
-    if not job.dry_run or job.state not in (ImportJob.State.SUCCEEDED, ImportJob.State.SUCCEEDED_WITH_ERRORS):
+    if not job.dry_run or job.state != ImportJob.State.VALIDATED:
         raise ValueError(f"job {job.pk} is not a finished dry run")
     with transaction.atomic():
         ImportJob.objects.select_for_update().get(pk=job.pk)
@@ -185,8 +185,10 @@ def import_job_await_upload(
     content_type: str,
     expires_at: datetime,
     accept_until: datetime,
+    embedded: bool = False,
 ) -> ImportJob:
-    """An API v3 job in ``awaiting_upload``: its file is to be PUT at ``storage_key`` in the bucket.
+    """An API v3 job in ``awaiting_upload``: its file is to be PUT at ``storage_key`` in the bucket
+    (``embedded``: to this server's own URL, which stores it there).
 
     Byte size and checksum are what the request declared, checked before importing.
     """
@@ -202,7 +204,9 @@ def import_job_await_upload(
             checksum=checksum,
             started_by=started_by,
         )
-        DirectUpload.objects.create(job=job, content_type=content_type, expires_at=expires_at, accept_until=accept_until)
+        DirectUpload.objects.create(
+            job=job, content_type=content_type, expires_at=expires_at, accept_until=accept_until, embedded=embedded
+        )
     return job
 
 
@@ -218,6 +222,25 @@ def import_job_upload_arrive(*, job_id: int, etag: str, size: int, arrived_at: d
     job.state = ImportJob.State.QUEUED
     job.save(update_fields=["s3_etag", "state"])
     _job_enqueue(job)
+    return job
+
+
+@transaction.atomic
+def import_job_upload_store(*, job_id: int, content: IO[bytes], size: int) -> ImportJob | None:
+    """API v3 without S3: store the file PUT to this server's own URL and queue the job. None if the
+    job is no longer awaiting its upload (a PUT running at the same time got there first)."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.state != ImportJob.State.AWAITING_UPLOAD:
+        return None
+    job.storage_key = default_storage.save(job.storage_key, File(content))
+    job.save(update_fields=["storage_key"])
+    return import_job_upload_arrive(job_id=job.pk, etag="", size=size, arrived_at=timezone.now())
+
+
+def import_job_rename(*, job: ImportJob, file_name: str) -> ImportJob:
+    """The name the history, the job page and the emails give the job's file."""
+    job.file_name = file_name[:1024]
+    job.save(update_fields=["file_name"])
     return job
 
 
@@ -409,7 +432,7 @@ def import_job_finish(*, job: ImportJob) -> None:
         if locked.is_final:
             return
         locked.error_csv_key = key
-        locked.state = ImportJob.State.SUCCEEDED_WITH_ERRORS if locked.failed else ImportJob.State.SUCCEEDED
+        locked.state = locked.finished_state()
         locked.finished_at = timezone.now()
         locked.save(update_fields=["error_csv_key", "state", "finished_at"])
     _on_final(job.pk)

@@ -115,8 +115,10 @@ class ImportJob(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         SUCCEEDED_WITH_ERRORS = "succeeded_with_errors", _("Succeeded with errors")
         FAILED = "failed", _("Failed")
+        # A dry run ("Validate only") that checked every row; its counts say what would be imported.
+        VALIDATED = "validated", _("Validated")
 
-    FINAL_STATES = (State.SUCCEEDED, State.SUCCEEDED_WITH_ERRORS, State.FAILED)
+    FINAL_STATES = (State.SUCCEEDED, State.SUCCEEDED_WITH_ERRORS, State.FAILED, State.VALIDATED)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -185,6 +187,12 @@ class ImportJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+    def finished_state(self) -> str:
+        """The state a job gets when its last row is done (a file-level failure is ``failed`` instead)."""
+        if self.dry_run:
+            return self.State.VALIDATED
+        return self.State.SUCCEEDED_WITH_ERRORS if self.failed else self.State.SUCCEEDED
 
     @property
     def display_file_name(self) -> str:
@@ -262,6 +270,8 @@ class DirectUpload(models.Model):
     content_type = models.CharField(max_length=64)
     expires_at = models.DateTimeField()
     accept_until = models.DateTimeField()  # expires_at plus a grace for clock skew
+    # The PUT URL is this server's own (no S3): the server receives the file (imports.embedded_uploads).
+    embedded = models.BooleanField(default=False)
     size = models.BigIntegerField(null=True, blank=True)
     arrived_at = models.DateTimeField(null=True, blank=True)
 

@@ -32,8 +32,11 @@ _BLOCK = 1 << 16
 _UNCODED = (MESSAGE_CORRUPT, MESSAGE_PROFILE_LIMIT)
 
 
-def profile_bulk_import(*, request: HttpRequest, project: Project, started_by: str) -> dict[str, dict[str, str]]:
-    """Check, store and queue the body's file; the 202 body's ``user_profile`` (key -> type), or ApiError."""
+def profile_bulk_import(
+    *, request: HttpRequest, project: Project, started_by: str
+) -> tuple[ImportJob, dict[str, dict[str, str]]]:
+    """Check, store and queue the body's file; the job, and the 202 body's ``user_profile`` (key -> type),
+    or ApiError."""
     if content_length(request) > MAX_BYTES:
         raise errors.ApiError(errors.payload_too_large())
     content_type = request.content_type.lower()
@@ -45,7 +48,7 @@ def profile_bulk_import(*, request: HttpRequest, project: Project, started_by: s
         body.seek(0)
         suffix = ".csv.gz" if body.read(2) == GZIP_MAGIC else ".csv"
         body.seek(0)
-        jobs.import_job_create(
+        job = jobs.import_job_create(
             project=project,
             kind=ImportJob.Kind.USER_PROFILES,
             source=ImportJob.Source.API_V2,
@@ -55,7 +58,7 @@ def profile_bulk_import(*, request: HttpRequest, project: Project, started_by: s
             checksum=checksum,
             profile_key_types=types,
         )
-    return {key: {"type": type_} for key, type_ in types.items()}
+    return job, {key: {"type": type_} for key, type_ in types.items()}
 
 
 def _receive(request: HttpRequest, body: IO[bytes]) -> str:

@@ -1,6 +1,7 @@
 from django.urls import path
 
-from imports.dashboard import definitions, jobs, views, webhooks
+from imports.dashboard import definitions, file_templates, jobs, views, webhooks
+from imports.models import ImportJob
 
 app_name = "dashboard"
 
@@ -8,6 +9,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:app_id>/", views.project_home, name="project"),
     path("p/<slug:app_id>/events/import/", jobs.events_import, name="events_import"),
+    path(
+        "p/<slug:app_id>/events/import/template.csv",
+        file_templates.template_download,
+        {"kind": ImportJob.Kind.EVENTS},
+        name="events_template",
+    ),
     path("p/<slug:app_id>/events/settings/", definitions.event_settings, name="event_settings"),
     path(
         "p/<slug:app_id>/events/settings/<int:definition_id>/",
@@ -15,6 +22,12 @@ urlpatterns = [
         name="event_definition_update",
     ),
     path("p/<slug:app_id>/user-profiles/import/", jobs.profiles_import, name="profiles_import"),
+    path(
+        "p/<slug:app_id>/user-profiles/import/template.csv",
+        file_templates.template_download,
+        {"kind": ImportJob.Kind.USER_PROFILES},
+        name="profiles_template",
+    ),
     path("p/<slug:app_id>/user-profiles/settings/", definitions.profile_settings, name="profile_settings"),
     path("p/<slug:app_id>/user-profiles/settings/<int:key_id>/", definitions.profile_key_update, name="profile_key_update"),
     path("p/<slug:app_id>/jobs/live/", jobs.jobs_live, name="jobs_live"),

@@ -18,7 +18,7 @@ from tests.support import expire_leases
 ROOT = Path(__file__).resolve().parents[2]
 ROWS = 60_000
 
-pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="crash safety is proven on PostgreSQL")
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="crash safety is proven on PostgreSQL (bin/test runs it when postgresql is installed)")
 
 
 def database_url() -> str:

@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = 30_000
 
 pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="separate processes share PostgreSQL, not SQLite"),
-    pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="separate processes share PostgreSQL, not SQLite (bin/test runs it when postgresql is installed)"),
+    pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed (apt-get install redis-server)"),
     pytest.mark.django_db(transaction=True),
 ]
 
