@@ -9,8 +9,10 @@ Standard library only (Python 3.9+), so it runs wherever Python does:
 It computes the file's MD5 (base64) and size, asks for a pre-signed URL, and PUTs the file there,
 streamed. A gzip file (by its first bytes) is sent as application/gzip. When the API answers 429 it
 waits the Retry-After seconds and asks again. The import itself runs on the server once the file has
-arrived; members with notifications on get the result by email.
-Exit status: 0 uploaded, 1 refused by the API or the upload, 2 bad arguments.
+arrived; members with notifications on get the result by email. With --wait the client follows the
+import (GET /v3/import_jobs/<id>) until it is over and prints its final state and counts.
+Exit status: 0 uploaded (with --wait: imported, possibly with row errors), 1 refused by the API or
+the upload (with --wait: the import failed), 2 bad arguments.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import urllib.error
 import urllib.request
 
 API_PATH = "/v3/user_profiles/bulk_import"
+JOB_PATH = "/v3/import_jobs/{job_id}"
+JOB_ID_HEADER = "X-Repro-Job-Id"
 GZIP_MAGIC = b"\x1f\x8b"
 BLOCK = 1 << 20
 TIMEOUT_SECONDS = 300
@@ -50,11 +54,13 @@ def file_facts(path: str) -> tuple[str, int, str]:
 
 
 def request_upload(
-    base_url: str, token: str, checksum: str, size: int, content_type: str, *, max_wait: int, log=print
-) -> dict:
-    """The first request; returns ``direct_upload``. A 429 is retried after Retry-After seconds,
-    as long as the total wait stays within ``max_wait``."""
-    body = json.dumps({"checksum": checksum, "byte_size": str(size), "content_type": content_type}).encode()
+    base_url: str, token: str, checksum: str, size: int, content_type: str, *, max_wait: int, file_name: str = "",
+    log=print,
+) -> tuple[dict, str]:
+    """The first request; returns ``direct_upload`` and the id of the job it made. A 429 is retried
+    after Retry-After seconds, as long as the total wait stays within ``max_wait``."""
+    fields = {"checksum": checksum, "byte_size": str(size), "content_type": content_type}
+    body = json.dumps({**fields, "file_name": file_name} if file_name else fields).encode()
     waited = 0
     while True:
         request = urllib.request.Request(
@@ -65,7 +71,7 @@ def request_upload(
         )
         try:
             with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-                return json.load(response)["direct_upload"]
+                return json.load(response)["direct_upload"], response.headers.get(JOB_ID_HEADER, "")
         except urllib.error.HTTPError as exc:
             with exc:
                 answer = exc.read()
@@ -96,6 +102,27 @@ def put_file(direct_upload: dict, path: str, size: int) -> int:
                 raise Refused(f"the upload was refused ({exc.code}): {exc.read()[:500]!r}") from None
 
 
+def wait_for_job(base_url: str, token: str, job_id: str, *, every: float, max_wait: int, log=print) -> dict:
+    """Poll the job's state until it is final; returns the job (``import_job`` of the answer)."""
+    url = base_url.rstrip("/") + JOB_PATH.format(job_id=job_id)
+    waited = 0.0
+    while True:
+        request = urllib.request.Request(url, headers={"X-Repro-Token": token})
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+                job = json.load(response)["import_job"]
+        except urllib.error.HTTPError as exc:
+            with exc:
+                raise Refused(f"following job {job_id}: the API answered {exc.code}: {_messages(exc.read())}") from None
+        if job["final"]:
+            return job
+        if waited >= max_wait:
+            raise Refused(f"job {job_id} is still {job['state']} after {max_wait} s (see --max-wait); {job['url']}")
+        log(f"job {job_id}: {job['state']}, {job['rows']:,} rows so far", file=sys.stderr)
+        time.sleep(every)
+        waited += every
+
+
 def _messages(answer: bytes) -> str:
     try:
         error = json.loads(answer)["error"]
@@ -117,20 +144,35 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", default=os.environ.get("REPRO_API_URL", ""), help="the server (env REPRO_API_URL)")
     parser.add_argument("--token", default=os.environ.get("REPRO_API_TOKEN", ""), help="default: env REPRO_API_TOKEN")
     parser.add_argument(
-        "--max-wait", type=int, default=900, help="seconds to wait in all when rate limited (default 900)"
+        "--max-wait", type=int, default=900,
+        help="seconds to wait in all when rate limited, and for the import with --wait (default 900)",
     )
+    parser.add_argument("--wait", action="store_true", help="follow the import until it is over; print its counts")
+    parser.add_argument("--poll", type=float, default=5, help="seconds between looks at the import (default 5)")
     args = parser.parse_args(argv)
     if not args.url or not args.token:
         parser.error("the server URL (--url or REPRO_API_URL) and the token (--token or REPRO_API_TOKEN) are required")
     try:
         checksum, size, content_type = file_facts(args.file)
-        direct_upload = request_upload(args.url, args.token, checksum, size, content_type, max_wait=args.max_wait)
+        direct_upload, job_id = request_upload(
+            args.url, args.token, checksum, size, content_type, max_wait=args.max_wait,
+            file_name=os.path.basename(args.file),
+        )
         put_file(direct_upload, args.file, size)
+        uploaded = {"uploaded": args.file, "byte_size": size, "content_type": content_type, "checksum": checksum,
+                    "job": int(job_id) if job_id.isdigit() else None}
+        if not args.wait:
+            print(json.dumps(uploaded))
+            return 0
+        if not job_id.isdigit():
+            raise Refused("the server did not say which job the upload made, so it cannot be followed")
+        job = wait_for_job(args.url, args.token, job_id, every=args.poll, max_wait=args.max_wait)
     except (Refused, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"uploaded": args.file, "byte_size": size, "content_type": content_type, "checksum": checksum}))
-    return 0
+    keys = ("state", "rows", "imported", "failed", "failure_message", "url", "error_csv_url")
+    print(json.dumps({**uploaded, **{key: job[key] for key in keys}}))
+    return 1 if job["state"] == "failed" else 0
 
 
 if __name__ == "__main__":

@@ -60,7 +60,8 @@ class ImportPartInline(admin.TabularInline):
     model = models.ImportPart
     extra = 0
     can_delete = False
-    fields = ["index", "state", "rows", "rows_done", "imported", "failed", "attempts", "worker", "heartbeat_at"]
+    fields = ["index", "state", "rows", "rows_done", "imported", "failed", "attempts", "worker", "heartbeat_at",
+              "lease_expires_at"]
     readonly_fields = fields
 
     def has_add_permission(self, request, obj=None):
@@ -70,7 +71,7 @@ class ImportPartInline(admin.TabularInline):
 @admin.register(models.ImportPart)
 class ImportPartAdmin(admin.ModelAdmin):
     list_display = ["job", "index", "state", "rows", "rows_done", "imported", "failed", "attempts", "worker",
-                    "heartbeat_at"]
+                    "heartbeat_at", "lease_expires_at"]
     list_filter = ["state"]
     search_fields = ["job__id", "job__file_name", "worker"]
     list_select_related = ["job"]

@@ -8,7 +8,7 @@ class ImportsConfig(AppConfig):
     verbose_name = _("Repro Dashboard imports")
 
     def ready(self):
-        from imports import schedules
+        from imports import checks, schedules  # noqa: F401  (checks registers itself)
 
         # After every migrate rather than here: ready() must not touch the database.
         post_migrate.connect(schedules.schedules_sync, sender=self, dispatch_uid="imports.schedules")

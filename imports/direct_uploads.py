@@ -13,7 +13,7 @@ import base64
 import hashlib
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,26 +58,50 @@ def direct_upload_start(
 ) -> tuple[ImportJob, dict[str, Any]]:
     """The job awaiting the file and the ``direct_upload`` answer: a PUT URL for a fresh key under
     ``prefix``, signed with the declared Content-Type and Content-MD5."""
-    name = f"api-v3-{uuid.uuid4().hex}{CONTENT_TYPES[request.content_type][1]}"
-    expires_at = timezone.now() + timedelta(seconds=URL_SECONDS)
-    job = jobs.import_job_await_upload(
+    job = upload_await(
         project=project,
-        kind=ImportJob.Kind.USER_PROFILES,
-        storage_key=prefix + name,
-        byte_size=request.byte_size,
-        checksum=request.checksum,
+        storage_key=prefix + upload_file_name(request),
+        request=request,
         started_by=started_by,
-        content_type=request.content_type,
-        expires_at=expires_at,
-        accept_until=expires_at + timedelta(seconds=ACCEPT_GRACE_SECONDS),
+        expires_at=timezone.now() + timedelta(seconds=URL_SECONDS),
     )
-    headers = {"Content-Type": request.content_type, "Content-MD5": request.checksum}
+    headers = upload_headers(request)
     url = s3.client("s3").generate_presigned_url(
         "put_object",
         Params={"Bucket": s3.import_bucket(), "Key": job.storage_key, **_put_params(headers)},
         ExpiresIn=URL_SECONDS,
     )
     return job, {"url": url, "headers": headers}
+
+
+def upload_file_name(request: UploadRequest) -> str:
+    """A fresh name for the object, ending as its content type says."""
+    return f"api-v3-{uuid.uuid4().hex}{CONTENT_TYPES[request.content_type][1]}"
+
+
+def upload_headers(request: UploadRequest) -> dict[str, str]:
+    """The headers the PUT must send: those its URL is signed for."""
+    return {"Content-Type": request.content_type, "Content-MD5": request.checksum}
+
+
+def upload_await(
+    *, project: Project, storage_key: str, request: UploadRequest, started_by: str, expires_at: datetime,
+    embedded: bool = False,
+) -> ImportJob:
+    """The job awaiting the upload its URL (valid until ``expires_at``) allows; ``embedded``: the
+    URL is this server's own (``imports.embedded_uploads``)."""
+    return jobs.import_job_await_upload(
+        project=project,
+        kind=ImportJob.Kind.USER_PROFILES,
+        storage_key=storage_key,
+        byte_size=request.byte_size,
+        checksum=request.checksum,
+        started_by=started_by,
+        content_type=request.content_type,
+        expires_at=expires_at,
+        accept_until=expires_at + timedelta(seconds=ACCEPT_GRACE_SECONDS),
+        embedded=embedded,
+    )
 
 
 def _put_params(headers: dict[str, str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ written) and then ``write`` (inside the chunk's transaction), which gets ``check
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from typing import BinaryIO, Generic, TypeVar
@@ -35,7 +35,15 @@ from imports.core.profiles import (
     infer_types,
     profile_columns,
 )
-from imports.core.reader import Header, Record, has_bad_utf8, iter_records, open_decompressed, read_header
+from imports.core.reader import (
+    FileFormatError,
+    Header,
+    Record,
+    has_bad_utf8,
+    iter_records,
+    open_decompressed,
+    read_header,
+)
 from imports.models import EventDefinition, ImportJob, ProfileKey, Project
 
 FailedRow = tuple[int, list[str]]  # a row (its index in the chunk) and every reason it failed
@@ -155,7 +163,7 @@ class ProfileImporter(Importer[ProfileCheck]):
         The project row is locked so two imports cannot both pass the limit with new keys.
         """
         project = Project.objects.select_for_update().get(pk=job.project_id)
-        plan = self.key_plan(project=project, records=records)
+        plan = self.key_plan(project=project, records=records, answered=job.profile_key_types)
         if not job.dry_run:
             ProfileKey.objects.bulk_create(
                 [
@@ -166,11 +174,19 @@ class ProfileImporter(Importer[ProfileCheck]):
             )
         return plan
 
-    def key_plan(self, *, project: Project, records: Iterable[Record]) -> ProfilePlan:
+    def key_plan(
+        self, *, project: Project, records: Iterable[Record], answered: dict[str, str] | None = None
+    ) -> ProfilePlan:
         """The keys' types (kept or inferred) without those turned Off, the new keys and the Off ones;
-        FileFormatError if the new keys would pass the project's limit. Writes nothing."""
+        FileFormatError if the new keys would pass the project's limit. Writes nothing.
+
+        ``answered``: the types API v2 already told the client (inferred from the rows its budget
+        allowed); a new key keeps that type, so the job applies what the answer said.
+        """
         existing = {key.name: key for key in ProfileKey.objects.filter(project=project, name__in=self.columns.keys)}
-        types = infer_types(records, self.columns, {name: ProfileType(key.type) for name, key in existing.items()})
+        known = {name: ProfileType(type_) for name, type_ in (answered or {}).items()}
+        known.update((name, ProfileType(key.type)) for name, key in existing.items())
+        types = infer_types(records, self.columns, known)
         new_keys = [name for name in self.columns.keys if name not in existing]
         enabled = selectors.profile_key_enabled_count(project=project)
         check_profile_key_limit(new_keys=len(new_keys), enabled_count=enabled, limit=project.max_enabled_profile_keys)
@@ -214,17 +230,26 @@ def importer_for(job: ImportJob) -> Importer:
     return IMPORTERS[job.kind]()
 
 
-def profile_key_types(*, project: Project, content: BinaryIO) -> dict[str, str]:
+def profile_key_types(*, project: Project, content: BinaryIO, complete: bool = True) -> dict[str, str]:
     """The key types SPEC 4 gives a profile file (key -> type), exactly as its job will apply them.
 
     Writes nothing, so API v2 answers with them before the file's job exists; FileFormatError
-    for a bad header or new keys past the project's limit.
+    for a bad header or new keys past the project's limit. ``complete=False``: ``content`` is the
+    file's first part only (API v2's budget), so a row it cuts short ends the rows, not the file.
     """
     importer = ProfileImporter()
     stream = open_decompressed(content)
     header = read_header(stream, max_bytes=importer.max_header_bytes)
     importer.check_header(header)
-    return importer.key_plan(project=project, records=iter_records(stream, start=header.end)).types
+    records = iter_records(stream, start=header.end)
+    return importer.key_plan(project=project, records=records if complete else _until_cut(records)).types
+
+
+def _until_cut(records: Iterator[Record]) -> Iterator[Record]:
+    try:
+        yield from records
+    except FileFormatError:  # the row the sample cut: the job reads it whole
+        return
 
 
 @dataclass(frozen=True, slots=True)

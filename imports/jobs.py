@@ -14,6 +14,8 @@ import logging
 import os
 import socket
 import tempfile
+import uuid
+from contextvars import ContextVar
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import IO, TYPE_CHECKING
@@ -24,10 +26,12 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 from django_q.tasks import async_task
 
-from imports import notifications, selectors, sinks, sources
+from imports import notifications, remainders, selectors, sinks, sources
 from imports.core import errors_csv
+from imports.core.reader import Message
 from imports.models import DirectUpload, ImportJob, ImportPart, ImportRowError, Project
 from imports.webhooks import services as webhooks
 
@@ -35,7 +39,6 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
     from imports.core.chunks import Chunk
-    from imports.core.reader import Message
     from imports.importers import Importer, ProfilePlan
 
 logger = logging.getLogger(__name__)
@@ -44,8 +47,35 @@ logger = logging.getLogger(__name__)
 PartStart = tuple[int, int, int]
 
 
+MESSAGE_ATTEMPTS_EXHAUSTED = gettext_noop(
+    "The import was stopped after {attempts} attempts that did not finish (each attempt may run for "
+    "{timeout} seconds). Please try again or contact support."
+)
+
+
 class CheckpointMoved(Exception):
     """Another run of the same part committed this chunk first (or the job ended); this run stops."""
+
+
+class LeaseLost(CheckpointMoved):
+    """Another run holds the lease of this job or part now (this one was taken for dead); it stops."""
+
+
+# The owner of the leases this run (a task, or import_csv --sync) takes: one per job or part claim.
+_lease_owner: ContextVar[str] = ContextVar("import_lease_owner", default="")
+
+
+def _lease_new_owner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:12]}"
+
+
+def _lease_end() -> datetime:
+    """A lease lasts IMPORT_STALL_SECONDS from its last renewal: no renewal for that long means the run died."""
+    return timezone.now() + timedelta(seconds=settings.IMPORT_STALL_SECONDS)
+
+
+def _lease_held_by_other(owner: str, expires_at: datetime | None, me: str) -> bool:
+    return bool(owner) and owner != me and expires_at is not None and expires_at > timezone.now()
 
 
 # --- Creating jobs -------------------------------------------------------------------------------
@@ -63,9 +93,13 @@ def import_job_create(
     dry_run: bool = False,
     checksum: str = "",
     enqueue: bool = True,
+    profile_key_types: dict[str, str] | None = None,
 ) -> ImportJob:
     """Store the file and create its job in ``queued``, its task enqueued once it is committed
-    (``enqueue=False``: the caller runs it itself, as ``import_csv --sync`` does)."""
+    (``enqueue=False``: the caller runs it itself, as ``import_csv --sync`` does).
+
+    ``profile_key_types``: the types already given to the client (API v2), which the job applies.
+    """
     key, size = sources.job_file_store(project=project, kind=kind, file_name=file_name, content=content)
     with transaction.atomic():
         job = ImportJob.objects.create(
@@ -79,6 +113,7 @@ def import_job_create(
             created_by=created_by,
             started_by=started_by,
             dry_run=dry_run,
+            profile_key_types=profile_key_types or {},
         )
         if enqueue:
             _job_enqueue(job)
@@ -90,7 +125,7 @@ def import_job_create_from_dry_run(*, job: ImportJob, created_by: AbstractBaseUs
 
     Asking twice (a double click, two members) returns the import already made from that file.
     """
-    if not job.dry_run or job.state not in (ImportJob.State.SUCCEEDED, ImportJob.State.SUCCEEDED_WITH_ERRORS):
+    if not job.dry_run or job.state != ImportJob.State.VALIDATED:
         raise ValueError(f"job {job.pk} is not a finished dry run")
     with transaction.atomic():
         ImportJob.objects.select_for_update().get(pk=job.pk)
@@ -150,8 +185,10 @@ def import_job_await_upload(
     content_type: str,
     expires_at: datetime,
     accept_until: datetime,
+    embedded: bool = False,
 ) -> ImportJob:
-    """An API v3 job in ``awaiting_upload``: its file is to be PUT at ``storage_key`` in the bucket.
+    """An API v3 job in ``awaiting_upload``: its file is to be PUT at ``storage_key`` in the bucket
+    (``embedded``: to this server's own URL, which stores it there).
 
     Byte size and checksum are what the request declared, checked before importing.
     """
@@ -167,7 +204,9 @@ def import_job_await_upload(
             checksum=checksum,
             started_by=started_by,
         )
-        DirectUpload.objects.create(job=job, content_type=content_type, expires_at=expires_at, accept_until=accept_until)
+        DirectUpload.objects.create(
+            job=job, content_type=content_type, expires_at=expires_at, accept_until=accept_until, embedded=embedded
+        )
     return job
 
 
@@ -186,8 +225,31 @@ def import_job_upload_arrive(*, job_id: int, etag: str, size: int, arrived_at: d
     return job
 
 
+@transaction.atomic
+def import_job_upload_store(*, job_id: int, content: IO[bytes], size: int) -> ImportJob | None:
+    """API v3 without S3: store the file PUT to this server's own URL and queue the job. None if the
+    job is no longer awaiting its upload (a PUT running at the same time got there first)."""
+    job = ImportJob.objects.select_for_update().get(pk=job_id)
+    if job.state != ImportJob.State.AWAITING_UPLOAD:
+        return None
+    job.storage_key = default_storage.save(job.storage_key, File(content))
+    job.save(update_fields=["storage_key"])
+    return import_job_upload_arrive(job_id=job.pk, etag="", size=size, arrived_at=timezone.now())
+
+
+def import_job_rename(*, job: ImportJob, file_name: str) -> ImportJob:
+    """The name the history, the job page and the emails give the job's file."""
+    job.file_name = file_name[:1024]
+    job.save(update_fields=["file_name"])
+    return job
+
+
 def _job_enqueue(job: ImportJob) -> None:
-    """Hand the job to a django-q2 worker once the transaction that queued it has committed."""
+    """Hand the job to a django-q2 worker once the transaction that queued it has committed.
+
+    The queued job gets a lease without owner: the watchdog queues it again only once it expires.
+    """
+    ImportJob.objects.filter(pk=job.pk).update(lease_owner="", lease_expires_at=_lease_end())
     transaction.on_commit(lambda: async_task("imports.tasks.import_job_run", job.pk, task_name=f"import-job-{job.pk}"))
 
 
@@ -201,21 +263,52 @@ def import_part_enqueue(*, part: ImportPart) -> None:
 # --- Running jobs --------------------------------------------------------------------------------
 
 
-def import_job_claim(job_id: int) -> ImportJob:
-    """The job, marked running for this attempt when it is queued or running; as it is otherwise.
+def import_job_claim(job_id: int) -> ImportJob | None:
+    """The job, marked running and leased to this run when it is queued or running; as it is otherwise.
 
-    A job that ended without its members being told (the worker died in between) tells them now.
+    None when another run holds a live lease on it: this one leaves. A job already tried
+    IMPORT_MAX_ATTEMPTS times ends ``failed`` instead. A job that ended without its members being
+    told (the worker died in between) tells them now.
     """
+    me = _lease_new_owner()
+    exhausted = False
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.state in (ImportJob.State.QUEUED, ImportJob.State.RUNNING):
-            job.state = ImportJob.State.RUNNING
-            job.attempts += 1
-            job.started_at = job.started_at or timezone.now()
-            job.save(update_fields=["state", "attempts", "started_at"])
+            if _lease_held_by_other(job.lease_owner, job.lease_expires_at, me):
+                return None
+            exhausted = job.attempts >= settings.IMPORT_MAX_ATTEMPTS
+            if not exhausted:
+                job.state = ImportJob.State.RUNNING
+                job.attempts += 1
+                job.started_at = job.started_at or timezone.now()
+                job.lease_owner, job.lease_expires_at = me, _lease_end()
+                job.save(update_fields=["state", "attempts", "started_at", "lease_owner", "lease_expires_at"])
+                _lease_owner.set(me)
+    if exhausted:
+        import_job_fail(job_id=job_id, message=_attempts_exhausted(job.attempts))
+        job.refresh_from_db()
     if job.is_final and job.notified_at is None:
         _on_final(job.pk)
     return job
+
+
+def import_job_touch(*, job_id: int) -> None:
+    """The heartbeat of the run that holds the job's lease (the counting pass calls it every few
+    seconds): renews the lease. LeaseLost when the job is no longer this run's, so it stops.
+
+    Outside a run that claimed a job (a test calling a phase on its own) it renews whatever lease
+    the running job has.
+    """
+    running = ImportJob.objects.filter(pk=job_id, state=ImportJob.State.RUNNING)
+    if owner := _lease_owner.get():
+        running = running.filter(lease_owner=owner)
+    if not running.update(lease_expires_at=_lease_end()) and owner:
+        raise LeaseLost
+
+
+def _attempts_exhausted(attempts: int) -> Message:
+    return Message(MESSAGE_ATTEMPTS_EXHAUSTED, attempts=attempts, timeout=f"{settings.IMPORT_TASK_TIMEOUT:,}")
 
 
 def import_job_plan(
@@ -228,13 +321,14 @@ def import_job_plan(
             return  # a concurrent run of the same job planned it first
         ImportPart.objects.bulk_create(
             ImportPart(job=job, index=index, rows=end - before, first_number=before, checkpoint_offset=offset,
-                       checkpoint_line=line, heartbeat_at=timezone.now())
+                       checkpoint_line=line, heartbeat_at=timezone.now(), lease_expires_at=_lease_end())
             for index, ((offset, before, line), end) in enumerate(zip(starts, ends, strict=True))
         )
         job.total_rows = total_rows
         job.parts_total = len(starts)
         job.error_header = error_header
-        fields = ["total_rows", "parts_total", "error_header"]
+        job.lease_expires_at = _lease_end()
+        fields = ["total_rows", "parts_total", "error_header", "lease_expires_at"]
         if plan is not None:
             job.profile_key_types = plan.types
             job.new_profile_keys = plan.new_keys
@@ -244,17 +338,27 @@ def import_job_plan(
 
 
 def import_part_claim(part: ImportPart) -> ImportPart | None:
-    """The part, marked running by this worker; None when it is already done."""
+    """The part, marked running and leased to this run; None when it is done or another run holds a
+    live lease on it. A part already tried IMPORT_MAX_ATTEMPTS times fails its job instead."""
+    me = _lease_new_owner()
     with transaction.atomic():
         locked = ImportPart.objects.select_for_update().get(pk=part.pk)
-        if locked.state == ImportPart.State.DONE:
+        if locked.state == ImportPart.State.DONE or _lease_held_by_other(
+            locked.lease_owner, locked.lease_expires_at, me
+        ):
             return None
-        locked.state = ImportPart.State.RUNNING
-        locked.attempts += 1
-        locked.worker = f"{socket.gethostname()}:{os.getpid()}"
-        locked.heartbeat_at = timezone.now()
-        locked.save(update_fields=["state", "attempts", "worker", "heartbeat_at"])
-    return locked
+        attempts = locked.attempts
+        if attempts < settings.IMPORT_MAX_ATTEMPTS:
+            locked.state = ImportPart.State.RUNNING
+            locked.attempts += 1
+            locked.worker = f"{socket.gethostname()}:{os.getpid()}"
+            locked.heartbeat_at = timezone.now()
+            locked.lease_owner, locked.lease_expires_at = me, _lease_end()
+            locked.save(update_fields=["state", "attempts", "worker", "heartbeat_at", "lease_owner",
+                                       "lease_expires_at"])
+            return locked
+    import_job_fail(job_id=part.job_id, message=_attempts_exhausted(attempts))
+    return None
 
 
 def chunk_commit(
@@ -271,6 +375,8 @@ def chunk_commit(
         locked = ImportPart.objects.select_for_update().get(pk=part.pk)
         if locked.checkpoint_offset != chunk.start.offset or locked.state != ImportPart.State.RUNNING:
             raise CheckpointMoved
+        if locked.lease_owner != part.lease_owner:
+            raise LeaseLost
         if job.dry_run:  # a dry run is one part; it keeps its plans in the job's planned_events
             job = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
         result = importer.write(job=job, chunk=chunk, checked=checked)
@@ -287,25 +393,22 @@ def chunk_commit(
         locked.checkpoint_offset = chunk.end.offset
         locked.checkpoint_line = chunk.end.lines
         locked.heartbeat_at = timezone.now()
+        locked.lease_expires_at = _lease_end()
         locked.save(update_fields=["rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line",
-                                   "heartbeat_at"])
+                                   "heartbeat_at", "lease_expires_at"])
         counters = {
             "rows_read": F("rows_read") + rows,
             "imported": F("imported") + result.imported,
             "failed": F("failed") + len(result.failed),
+            "lease_expires_at": locked.lease_expires_at,  # the job is alive while any part works on it
         }
         if job.dry_run:
             counters["planned_events"] = job.planned_events
         if not ImportJob.objects.filter(pk=job.pk, state=ImportJob.State.RUNNING).update(**counters):
             raise CheckpointMoved  # the job was failed meanwhile: write nothing more
-    for field in ("rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line", "heartbeat_at"):
+    for field in ("rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line", "heartbeat_at",
+                  "lease_expires_at"):
         setattr(part, field, getattr(locked, field))
-
-
-def import_job_touch(*, job_id: int) -> None:
-    """The job is alive though it commits nothing yet (the counting pass of a huge file): the
-    watchdog reads an unplanned job's liveness from ``started_at``, so it moves."""
-    ImportJob.objects.filter(pk=job_id, state=ImportJob.State.RUNNING).update(started_at=timezone.now())
 
 
 def import_part_finish(*, part: ImportPart) -> bool:
@@ -337,19 +440,26 @@ def import_job_finish(*, job: ImportJob) -> None:
         if locked.is_final:
             return
         locked.error_csv_key = key
-        locked.state = ImportJob.State.SUCCEEDED_WITH_ERRORS if locked.failed else ImportJob.State.SUCCEEDED
+        locked.state = locked.finished_state()
         locked.finished_at = timezone.now()
         locked.save(update_fields=["error_csv_key", "state", "finished_at"])
     _on_final(job.pk)
 
 
 def import_job_fail(*, job_id: int, message: Message) -> None:
-    """Give the job its final ``failed`` state; the message is kept in English and as a template to translate."""
+    """Give the job its final ``failed`` state; the message is kept in English and as a template to translate.
+
+    A job that had committed rows keeps them and gets its remainder CSV (the rows it did not
+    import), made once no run can commit any more and before the members are told.
+    """
     with transaction.atomic(durable=True):
-        job = ImportJob.objects.select_for_update().get(pk=job_id)
+        job = ImportJob.objects.select_for_update().select_related("project").get(pk=job_id)
         if job.is_final:
             return
         _job_fail(job, message)
+    if job.rows_read and not job.dry_run:
+        key = remainders.remainder_csv_render(job)
+        ImportJob.objects.filter(pk=job_id).update(remainder_csv_key=key)
     _on_final(job_id)
 
 
@@ -395,32 +505,40 @@ def _error_csv_render(job: ImportJob) -> str:
 
 
 def import_jobs_resume_stalled() -> int:
-    """Queue again every unfinished job or part that made no progress for IMPORT_STALL_SECONDS.
+    """Queue again every unfinished job or part whose lease expired: its run died or its task was lost.
 
-    A killed worker's task is not redelivered by every broker; a rerun resumes at the checkpoint
-    (or stops at once when the original is still alive), so queueing too often is harmless.
-    Returns how many tasks were queued.
+    A live lease means a run is at work, however long its counting pass or a chunk takes, so that
+    work is never run twice at once. Work already tried IMPORT_MAX_ATTEMPTS times is not queued
+    again: its job ends ``failed``, with the rows it committed reported. Returns how many tasks were
+    queued.
     """
     now = timezone.now()
     cutoff = now - timedelta(seconds=settings.IMPORT_STALL_SECONDS)
-    running = (ImportJob.State.QUEUED, ImportJob.State.RUNNING)
+    limit = settings.IMPORT_MAX_ATTEMPTS
     with transaction.atomic():
         parts = list(
             ImportPart.objects.select_for_update(skip_locked=True)
-            .filter(job__state=ImportJob.State.RUNNING, heartbeat_at__lt=cutoff)
+            .filter(job__state=ImportJob.State.RUNNING)
+            .filter(Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, heartbeat_at__lt=cutoff))
             .exclude(state=ImportPart.State.DONE)
         )
-        ImportPart.objects.filter(pk__in=[part.pk for part in parts]).update(heartbeat_at=now)
-        jobs = list(
-            ImportJob.objects.select_for_update(skip_locked=True).filter(
-                state__in=running, parts_total=0, created_at__lt=cutoff
-            ).filter(Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+        stalled_jobs = list(
+            ImportJob.objects.select_for_update(skip_locked=True)
+            .filter(state__in=(ImportJob.State.QUEUED, ImportJob.State.RUNNING), parts_total=0)
+            .filter(Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True, created_at__lt=cutoff))
         )
-        ImportJob.objects.filter(pk__in=[job.pk for job in jobs]).update(started_at=now)
+        given_up = {part.job_id: part.attempts for part in parts if part.attempts >= limit}
+        given_up.update((job.pk, job.attempts) for job in stalled_jobs if job.attempts >= limit)
+        parts = [part for part in parts if part.job_id not in given_up]
+        stalled_jobs = [job for job in stalled_jobs if job.pk not in given_up]
+        ImportPart.objects.filter(pk__in=[part.pk for part in parts]).update(lease_owner="", lease_expires_at=_lease_end())
         for part in parts:
             import_part_enqueue(part=part)
-        for job in jobs:
+        for job in stalled_jobs:
             _job_enqueue(job)
-    if parts or jobs:
-        logger.warning("watchdog: queued again %d stalled part(s) and %d job(s)", len(parts), len(jobs))
-    return len(parts) + len(jobs)
+    for job_id, attempts in given_up.items():
+        import_job_fail(job_id=job_id, message=_attempts_exhausted(attempts))
+    if parts or stalled_jobs or given_up:
+        logger.warning("watchdog: queued again %d stalled part(s) and %d job(s); failed %d job(s) out of attempts",
+                       len(parts), len(stalled_jobs), len(given_up))
+    return len(parts) + len(stalled_jobs)

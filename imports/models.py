@@ -10,6 +10,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from imports.core.limits import MAX_NAME_CHARS
+from imports.core.names import display_name
 from imports.core.profiles import MAX_KEY_CHARS
 from imports.messages import translate
 
@@ -114,8 +115,10 @@ class ImportJob(models.Model):
         SUCCEEDED = "succeeded", _("Succeeded")
         SUCCEEDED_WITH_ERRORS = "succeeded_with_errors", _("Succeeded with errors")
         FAILED = "failed", _("Failed")
+        # A dry run ("Validate only") that checked every row; its counts say what would be imported.
+        VALIDATED = "validated", _("Validated")
 
-    FINAL_STATES = (State.SUCCEEDED, State.SUCCEEDED_WITH_ERRORS, State.FAILED)
+    FINAL_STATES = (State.SUCCEEDED, State.SUCCEEDED_WITH_ERRORS, State.FAILED, State.VALIDATED)
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="import_jobs")
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
@@ -149,6 +152,8 @@ class ImportJob(models.Model):
         "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", verbose_name=_("validated in")
     )
     error_csv_key = models.CharField(_("error CSV"), max_length=1024, blank=True)
+    # A job that failed after committing rows: the rows it did not import, to upload as they are.
+    remainder_csv_key = models.CharField(_("remainder CSV"), max_length=1024, blank=True)
     failure_message = models.TextField(_("failure message"), blank=True)
     # The same failure as a template and its parameters, to show it in the reader's language.
     failure_template = models.TextField(blank=True)
@@ -158,6 +163,10 @@ class ImportJob(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     # Set once the completion email went out, so a re-run of a finished job never sends it twice.
     notified_at = models.DateTimeField(_("members notified"), null=True, blank=True)
+    # The run that may work on the job until the lease expires (jobs.py renews it as it works); a
+    # second run finds it live and leaves, the watchdog queues again only a job whose lease expired.
+    lease_owner = models.CharField(_("lease owner"), max_length=255, blank=True)
+    lease_expires_at = models.DateTimeField(_("lease expires"), null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -178,6 +187,22 @@ class ImportJob(models.Model):
     @property
     def is_final(self) -> bool:
         return self.state in self.FINAL_STATES
+
+    def finished_state(self) -> str:
+        """The state a job gets when its last row is done (a file-level failure is ``failed`` instead)."""
+        if self.dry_run:
+            return self.State.VALIDATED
+        return self.State.SUCCEEDED_WITH_ERRORS if self.failed else self.State.SUCCEEDED
+
+    @property
+    def display_file_name(self) -> str:
+        """The file name as it can be shown, in a page or an email header (no control characters)."""
+        return display_name(self.file_name)
+
+    @property
+    def partly_imported(self) -> bool:
+        """Failed after committing rows: those stay imported, the others are in the remainder CSV."""
+        return self.state == self.State.FAILED and not self.dry_run and self.imported > 0
 
     @property
     def failure_text(self) -> str:
@@ -224,11 +249,14 @@ class ImportPart(models.Model):
     worker = models.CharField(max_length=255, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # As on the job: the run that owns the part until the lease expires ("" while it is queued).
+    lease_owner = models.CharField(max_length=255, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["job", "index"]
         constraints = [models.UniqueConstraint(fields=["job", "index"], name="import_part_unique_index")]
-        indexes = [models.Index(fields=["state", "heartbeat_at"], name="import_part_state_heartbeat")]
+        indexes = [models.Index(fields=["state", "lease_expires_at"], name="import_part_state_lease")]
 
     def __str__(self):
         return f"job {self.job_id} part {self.index}"
@@ -242,6 +270,8 @@ class DirectUpload(models.Model):
     content_type = models.CharField(max_length=64)
     expires_at = models.DateTimeField()
     accept_until = models.DateTimeField()  # expires_at plus a grace for clock skew
+    # The PUT URL is this server's own (no S3): the server receives the file (imports.embedded_uploads).
+    embedded = models.BooleanField(default=False)
     size = models.BigIntegerField(null=True, blank=True)
     arrived_at = models.DateTimeField(null=True, blank=True)
 

@@ -20,6 +20,8 @@ def job_finished_email(*, job: ImportJob) -> int:
         "job_url": settings.SITE_URL + reverse("dashboard:job_detail", args=[job.project.app_id, job.pk]),
         "error_csv_url": settings.SITE_URL
         + reverse("dashboard:job_error_csv", args=[job.project.app_id, job.pk]),
+        "remainder_csv_url": settings.SITE_URL
+        + reverse("dashboard:job_remainder_csv", args=[job.project.app_id, job.pk]),
     }
     sent = 0
     for email, language in selectors.notification_recipients(project=job.project):

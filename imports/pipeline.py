@@ -37,11 +37,12 @@ logger = logging.getLogger(__name__)
 def run(job_id: int, progress: Callable[[ImportJob], None] | None = None, inline: bool = True) -> ImportJob:
     """Check the file, cut it into parts, and run the parts: here (``inline``) or one task each.
 
-    Running a job again resumes it: unfinished parts continue from their checkpoints. ``progress``
-    is called with the job after each committed chunk (the command's progress bar).
+    Running a job again resumes it: unfinished parts continue from their checkpoints; a run that
+    finds another one holding the job's lease leaves it to that one. ``progress`` is called with
+    the job after each committed chunk (the command's progress bar).
     """
     job = jobs.import_job_claim(job_id)
-    if job.state == ImportJob.State.RUNNING:
+    if job is not None and job.state == ImportJob.State.RUNNING:
         with _failing_the_job(job_id):
             if not job.parts_total:
                 _check_file_and_plan(job)
@@ -213,6 +214,7 @@ def _check_file_and_plan(job: ImportJob) -> None:
             progress_bytes=HEARTBEAT_BYTES,
         )
         compressed = isinstance(stream, gzip.GzipFile)
+    jobs.import_job_touch(job_id=job.pk)  # the lease outlives the counting pass
     check_row_count(counted.rows, stopped=counted.over_limit)
     if importer.prepare_reads_rows:
         with _open_at(job, importer, 0) as (stream, header):

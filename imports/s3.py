@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.utils.module_loading import import_string
 
@@ -57,6 +57,48 @@ def _client(service, endpoint_url, region_name, access_key_id, secret_access_key
         aws_secret_access_key=secret_access_key,
         config=Config(signature_version="s3v4") if service == "s3" else None,
     )
+
+
+# The bucket check (imports/checks.py) runs on every start: it gives up quickly instead of retrying.
+_PROBE_CONFIG = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 1})
+PROBE_KEY = ".repro-dashboard/write-check"
+
+
+@dataclass(frozen=True)
+class BucketProblem:
+    code: str  # "missing", "unreadable" or "unwritable"
+    detail: str
+
+
+def bucket_problem() -> BucketProblem | None:
+    """Why the import bucket cannot be used by the app's own credentials, or None: it is looked
+    up, then a small object is written under PROBE_KEY and deleted again."""
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=settings.AWS_S3_ENDPOINT_URL,
+        region_name=settings.AWS_S3_REGION_NAME,
+        aws_access_key_id=settings.AWS_ACCESS_KEY_ID,
+        aws_secret_access_key=settings.AWS_SECRET_ACCESS_KEY,
+        config=_PROBE_CONFIG,
+    )
+    bucket = import_bucket()
+    try:
+        client.head_bucket(Bucket=bucket)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("404", "NoSuchBucket", "NotFound"):
+            return BucketProblem("missing", code)
+        return BucketProblem("unreadable", f"{code} {exc.response.get('Error', {}).get('Message', '')}".strip())
+    except BotoCoreError as exc:
+        return BucketProblem("unreadable", str(exc))
+    try:
+        client.put_object(Bucket=bucket, Key=PROBE_KEY, Body=b"")
+        client.delete_object(Bucket=bucket, Key=PROBE_KEY)
+    except ClientError as exc:
+        return BucketProblem("unwritable", exc.response.get("Error", {}).get("Code", "") or str(exc))
+    except BotoCoreError as exc:
+        return BucketProblem("unwritable", str(exc))
+    return None
 
 
 def object_open(key: str, *, etag: str = "") -> StreamingBody:

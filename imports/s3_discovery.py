@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from imports import direct_uploads, jobs, s3, selectors
+from imports.core.names import display_name
 from imports.core.reader import Message
 from imports.models import ImportJob, Project, S3ListingCursor
 
@@ -125,9 +126,9 @@ def _job_create(
 def _object_problem(*, kind: str, prefix: str, name: str, size: int) -> Message | None:
     """Why the object cannot be imported at all (SPEC 5), or None."""
     if "/" in name:
-        return Message(MESSAGE_NAME_IN_FOLDER, name=name, bucket=s3.import_bucket(), prefix=prefix)
-    if any(char.isspace() for char in name):
-        return Message(MESSAGE_NAME_HAS_SPACE, name=name)
+        return Message(MESSAGE_NAME_IN_FOLDER, name=display_name(name), bucket=s3.import_bucket(), prefix=prefix)
+    if any(char.isspace() for char in name):  # a line break or a tab too
+        return Message(MESSAGE_NAME_HAS_SPACE, name=display_name(name))
     limit = settings.S3_OBJECT_MAX_BYTES[kind]
     if size > limit:
         return Message(MESSAGE_TOO_LARGE, size=f"{size:,}", limit=f"{limit / (1024 * 1024):,.0f}")

@@ -23,6 +23,8 @@ from imports.models import (
 )
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from django.contrib.auth.models import AbstractBaseUser
 
 
@@ -54,6 +56,10 @@ def project_for_api_token(*, token: str) -> Project | None:
     return api_token.project if api_token else None
 
 
+def api_token_exists(*, project: Project) -> bool:
+    return ApiToken.objects.filter(project=project).exists()
+
+
 def import_job_list(*, project: Project, kind: str | None = None) -> QuerySet[ImportJob]:
     jobs = ImportJob.objects.filter(project=project).select_related("created_by")
     return jobs.filter(kind=kind) if kind else jobs
@@ -61,6 +67,13 @@ def import_job_list(*, project: Project, kind: str | None = None) -> QuerySet[Im
 
 def import_job_get(*, project: Project, job_id: int) -> ImportJob:
     return get_object_or_404(ImportJob, project=project, pk=job_id)
+
+
+def import_job_find(*, project: Project, job_id: int) -> ImportJob | None:
+    """The project's job, or None (the API answers its own 404 body)."""
+    if not 0 < job_id < 2**63:  # beyond a database id, and some backends overflow on it
+        return None
+    return ImportJob.objects.select_related("project").filter(project=project, pk=job_id).first()
 
 
 def notification_recipients(*, project: Project) -> list[tuple[str, str]]:
@@ -177,6 +190,17 @@ def import_job_awaiting_upload_list() -> QuerySet[ImportJob]:
     return ImportJob.objects.filter(
         state=ImportJob.State.AWAITING_UPLOAD, source=ImportJob.Source.API_V3
     ).order_by("pk")
+
+
+def import_job_direct_upload_get(*, job_id: int) -> ImportJob | None:
+    """An API v3 job by id alone, for the PUT to the server's own upload URL: there is no project
+    at hand there, the URL's signature is what authorises it (as S3's does)."""
+    return ImportJob.objects.select_related("direct_upload").filter(pk=job_id, source=ImportJob.Source.API_V3).first()
+
+
+def import_job_embedded_uploads_expired(*, now: datetime) -> QuerySet[ImportJob]:
+    """Jobs awaiting an upload to this server's own URL after it stopped accepting one."""
+    return import_job_awaiting_upload_list().filter(direct_upload__embedded=True, direct_upload__accept_until__lt=now)
 
 
 def import_job_s3_objects(*, project: Project, keys: list[str]) -> set[tuple[str, str]]:

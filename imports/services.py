@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
+from django.db.models import F
 
 from imports import selectors
 from imports.core.limits import MAX_NAME_CHARS
@@ -146,3 +147,10 @@ def api_request_count(*, feature: str, token_digest: str, window_start: int) -> 
     if count == 1:
         ApiRequestCount.objects.filter(window_start__lt=window_start).delete()
     return count
+
+
+def api_request_uncount(*, feature: str, token_digest: str, window_start: int) -> None:
+    """Give back one counted request of the window (one atomic UPDATE, never below 0)."""
+    ApiRequestCount.objects.filter(
+        feature=feature, token_digest=token_digest, window_start=window_start, requests__gt=0
+    ).update(requests=F("requests") - 1)

@@ -1,6 +1,6 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
-from imports import jobs, pipeline, s3_discovery
+from imports import embedded_uploads, jobs, pipeline, s3_discovery
 from imports.webhooks import delivery
 
 
@@ -17,7 +17,7 @@ def s3_imports_discover() -> int:
 
 
 def import_jobs_resume_stalled() -> int:
-    return jobs.import_jobs_resume_stalled()
+    return jobs.import_jobs_resume_stalled() + len(embedded_uploads.expired_uploads_fail())
 
 
 def webhook_delivery_send(delivery_id: int) -> str:

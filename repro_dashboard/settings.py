@@ -211,10 +211,19 @@ IMPORT_ERROR_ROW_BYTES = _env_int("IMPORT_ERROR_ROW_BYTES", 64 * 1024)
 # An events file of at least this many bytes is cut into parts of this many rows, run in parallel.
 IMPORT_SPLIT_MIN_BYTES = _env_int("IMPORT_SPLIT_MIN_BYTES", 32 * 1024 * 1024)
 IMPORT_PART_ROWS = _env_int("IMPORT_PART_ROWS", 200_000)
-# A job or part with no progress for this long lost its worker: the watchdog queues it again
-# (the Redis broker does not redeliver the task of a killed worker; checkpoints make a rerun safe).
+# A run leases its job or part for this long and renews the lease as it works (every chunk, and
+# every few seconds of the counting pass): a lease not renewed for this long means the run died,
+# and the watchdog queues the work again (the Redis broker does not redeliver the task of a killed
+# worker; checkpoints make a rerun safe). A live lease is never run twice.
 IMPORT_STALL_SECONDS = _env_int("IMPORT_STALL_SECONDS", 600)
 IMPORT_WATCHDOG_MINUTES = _env_int("IMPORT_WATCHDOG_MINUTES", 1)
+# Runs of one job (or one part of it) before it is given up: a task killed by IMPORT_TASK_TIMEOUT
+# every time ends ``failed`` with the rows it committed, instead of being queued again for ever.
+IMPORT_MAX_ATTEMPTS = _env_int("IMPORT_MAX_ATTEMPTS", 3)
+# API v2 answers after reading at most this much of a body's content (decompressed) for at most
+# this long: its header and the rows type inference takes; the job checks the whole file.
+API_V2_CHECK_BYTES = _env_int("API_V2_CHECK_BYTES", 8 * 1024 * 1024, minimum=1024 * 1024)
+API_V2_CHECK_SECONDS = _env_int("API_V2_CHECK_SECONDS", 2)
 
 # --- Completion webhooks (docs/webhooks.md) --------------------------------------------------
 # http:// URLs and loopback or private addresses are refused unless DEBUG or this is on.

@@ -86,7 +86,7 @@ def import_file(project, tmp_path, capsys):
 def redis_url(tmp_path):
     """A throwaway redis-server on a free port (tests that need one skip without Debian's redis-server)."""
     if not shutil.which("redis-server"):
-        pytest.skip("redis-server is not installed")
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
     port = free_port()
     server = subprocess.Popen(
         ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",

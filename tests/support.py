@@ -83,3 +83,34 @@ def database_text() -> str:
                 values += [bytes(v).decode("utf-8", "replace") if isinstance(v, bytes | memoryview) else str(v) for v in row]
     values += [str(session.get_decoded()) for session in Session.objects.all()]
     return "\n".join(values)
+
+
+def expire_leases(job) -> None:
+    """As when IMPORT_STALL_SECONDS pass without the job's runs renewing their leases (they died)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from imports.models import ImportJob, ImportPart
+
+    past = timezone.now() - timedelta(seconds=1)
+    ImportJob.objects.filter(pk=job.pk).update(lease_expires_at=past)
+    ImportPart.objects.filter(job=job).update(lease_expires_at=past)
+
+
+def chunk_commit_failing(monkeypatch, *, at: int, error: Exception):
+    """Make the ``at``-th chunk commit of the pipeline raise ``error`` (a bug, a lost database, a kill);
+    returns a function that puts the real commit back."""
+    from imports import jobs
+
+    real_commit = jobs.chunk_commit
+    calls = []
+
+    def commit(**kwargs):
+        calls.append(1)
+        if len(calls) == at:
+            raise error
+        return real_commit(**kwargs)
+
+    monkeypatch.setattr(jobs, "chunk_commit", commit)
+    return lambda: monkeypatch.setattr(jobs, "chunk_commit", real_commit)

@@ -31,7 +31,7 @@ def clean_copy(tmp_path):
 
 def test_run_command_serves_the_login_page(clean_copy):
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VAR_DIR", "Q_SYNC", "DEBUG")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "VAR_DIR", "Q_SYNC", "DEBUG", "SITE_URL")}
     process = subprocess.Popen(
         ["bin/run"], cwd=clean_copy, env={**env, "PORT": str(port)},
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
@@ -51,4 +51,6 @@ def test_run_command_serves_the_login_page(clean_copy):
         os.killpg(process.pid, signal.SIGTERM)
         output = process.communicate(timeout=30)[0]
     assert "Log in as demo / demo-password" in output
+    # Emails link to where the server listens, not to the default port.
+    assert f"Links in emails point to http://127.0.0.1:{port}/ (SITE_URL)." in output
     assert (clean_copy / "var" / "db.sqlite3").exists()

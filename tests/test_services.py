@@ -1,6 +1,6 @@
 from django.core.management import call_command
 
-from imports import selectors, services
+from imports import credentials, selectors, services
 from imports.models import ApiToken, Membership, Project
 
 
@@ -52,3 +52,8 @@ def test_commands_create_project_add_member_and_reissue_token(db, capsys):
     call_command("reissue_api_token", app_id)
     token = capsys.readouterr().out.strip()
     assert selectors.project_for_api_token(token=token) == project
+
+
+def test_api_tokens_never_start_like_a_command_line_option() -> None:
+    # One token in 64 would start with "-" by chance: 2,000 tokens would hold about 31 of them.
+    assert not [token for token in (credentials.api_token_generate() for _ in range(2000)) if token.startswith("-")]

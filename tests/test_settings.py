@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 from django.conf import settings
+from moto.server import ThreadedMotoServer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -100,13 +102,30 @@ def only(**env) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG")}, **env}
 
 
+@pytest.fixture(scope="module")
+def documented_bucket():
+    """The documented IMPORT_BUCKET, existing on an S3 server on 127.0.0.1: the deploy check also
+    checks the bucket (imports.checks), and must never reach out to AWS. The AWS_* variables."""
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        env = {"AWS_S3_ENDPOINT_URL": f"http://127.0.0.1:{server.get_host_and_port()[1]}", "AWS_ACCESS_KEY_ID": "key",
+               "AWS_SECRET_ACCESS_KEY": "secret", "AWS_S3_REGION_NAME": "us-east-1"}
+        bucket = documented_production_environment()["IMPORT_BUCKET"]
+        boto3.client("s3", endpoint_url=env["AWS_S3_ENDPOINT_URL"], region_name="us-east-1", aws_access_key_id="key",
+                     aws_secret_access_key="secret").create_bucket(Bucket=bucket)
+        yield env
+    finally:
+        server.stop()
+
+
 def deploy_check(**env):
     command = [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"]
     return subprocess.run(command, cwd=ROOT, env=only(**env), capture_output=True, text=True)
 
 
-def test_deploy_check_is_clean_with_the_documented_production_settings():
-    result = deploy_check(**documented_production_environment())
+def test_deploy_check_is_clean_with_the_documented_production_settings(documented_bucket):
+    result = deploy_check(**documented_production_environment(), **documented_bucket)
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
 
@@ -120,8 +139,8 @@ def test_deploy_check_is_clean_with_the_documented_production_settings():
         ({"SECURE_HSTS_INCLUDE_SUBDOMAINS": "0"}, "security.W005"),
     ],
 )
-def test_deploy_check_warns_when_a_safeguard_is_turned_off(override, warning):
-    result = deploy_check(**{**documented_production_environment(), **override})
+def test_deploy_check_warns_when_a_safeguard_is_turned_off(override, warning, documented_bucket):
+    result = deploy_check(**{**documented_production_environment(), **documented_bucket, **override})
     assert result.returncode != 0
     assert warning in result.stderr
 

@@ -18,8 +18,8 @@ MESSAGE_NOT_GZIP = "not in gzip format"
 MESSAGE_PARAM_MISSING = "param is missing or the value is empty: {name}"
 MESSAGE_VALIDATION_FAILED = "Validation failed: {problems}"
 MESSAGE_NOT_JSON = "request body is not valid JSON"
-MESSAGE_S3_NOT_CONFIGURED = (
-    "API v3 uploads to Amazon S3, which is not configured on this server: use API v2 or the dashboard"
+MESSAGE_SERVER_FAULT = (
+    "The server could not handle this request; it was not counted against the rate limit. Please try again later."
 )
 # SPEC 4 file-format errors answered by v2 carry this code.
 FILE_FORMAT_CODE = 2001

@@ -8,6 +8,7 @@ would let each process allow its own 10.
 from __future__ import annotations
 
 import functools
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from django.http import HttpResponse
 
 from imports import services
 from imports.api import errors
+
+logger = logging.getLogger(__name__)
 
 LIMIT = 10
 WINDOW_SECONDS = 600
@@ -64,10 +67,24 @@ def rate_limit_hit(*, feature: str, token_digest: str, now: float | None = None)
     now = clock() if now is None else now
     window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
     if settings.REDIS_URL:
-        count = _redis_count(settings.REDIS_URL, f"repro:ratelimit:{feature}:{token_digest}:{window_start}")
+        count = _redis_count(settings.REDIS_URL, _redis_key(feature, token_digest, window_start))
     else:
         count = services.api_request_count(feature=feature, token_digest=token_digest, window_start=window_start)
     return Quota(count=count, reset=window_start + WINDOW_SECONDS, now=now)
+
+
+def rate_limit_refund(*, feature: str, token_digest: str, quota: Quota) -> Quota:
+    """Take back a counted request that the server failed (a 5xx is not the client's doing)."""
+    window_start = quota.reset - WINDOW_SECONDS
+    if settings.REDIS_URL:
+        _redis(settings.REDIS_URL).decr(_redis_key(feature, token_digest, window_start))
+    else:
+        services.api_request_uncount(feature=feature, token_digest=token_digest, window_start=window_start)
+    return Quota(count=quota.count - 1, reset=quota.reset, now=quota.now)
+
+
+def _redis_key(feature: str, token_digest: str, window_start: int) -> str:
+    return f"repro:ratelimit:{feature}:{token_digest}:{window_start}"
 
 
 def _redis_count(url: str, key: str) -> int:
@@ -85,12 +102,17 @@ def _redis(url: str) -> redis.Redis:
 
 def rate_limited(feature: str) -> Callable:
     """Count every authenticated request to the view: its response, an error one too, carries the
-    three X-RateLimit headers; over the limit the view does not run and the answer is 429."""
+    three X-RateLimit headers; over the limit the view does not run and the answer is 429.
+
+    A request the server fails is not counted: an unexpected error (storage down, a bug) is
+    logged and answered 503, and like any other 5xx it gives its request back.
+    """
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs) -> HttpResponse:
-            quota = rate_limit_hit(feature=feature, token_digest=request.auth.token_digest)
+            digest = request.auth.token_digest
+            quota = rate_limit_hit(feature=feature, token_digest=digest)
             if not quota.allowed:
                 response = errors.too_many_requests(quota.retry_after)
             else:
@@ -98,6 +120,11 @@ def rate_limited(feature: str) -> Callable:
                     response = view(request, *args, **kwargs)
                 except errors.ApiError as exc:
                     response = exc.response
+                except Exception:
+                    logger.exception("API request to %s failed", request.path)
+                    response = errors.service_unavailable(errors.MESSAGE_SERVER_FAULT)
+                if response.status_code >= 500:
+                    quota = rate_limit_refund(feature=feature, token_digest=digest, quota=quota)
             for name, value in quota.headers().items():
                 response[name] = value
             return response

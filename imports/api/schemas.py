@@ -45,7 +45,10 @@ class DirectUploadHeaders(Schema):
 
 
 class DirectUpload(Schema):
-    url: str = Field(description=f"Pre-signed S3 URL for one PUT, valid {direct_uploads.URL_SECONDS // 60} minutes.")
+    url: str = Field(
+        description=f"Pre-signed URL for one PUT, valid {direct_uploads.URL_SECONDS // 60} minutes: Amazon S3's, or this "
+        "server's own when it keeps no files in S3."
+    )
     headers: DirectUploadHeaders = Field(description="Send exactly these headers with the PUT.")
 
 
@@ -65,6 +68,11 @@ class DirectUploadRequest(Schema):
         examples=["123456"],
     )
     content_type: Literal["text/csv", "application/gzip"] = v3.DEFAULT_CONTENT_TYPE
+    file_name: Union[str, None] = Field(
+        default=None,
+        description="Optional: the file's name, shown in the import history and the emails (else api-v3-job-<id>.csv).",
+        examples=["profiles.csv"],
+    )
 
 
 class ProfileKeyType(Schema):
@@ -76,6 +84,29 @@ class BulkImportAccepted(Schema):
         description="Each profile key the file updates, with its type (kept, or inferred for a new key).",
         examples=[{"birthday": {"type": "datetime"}, "name": {"type": "string"}, "point": {"type": "int"}}],
     )
+
+
+class ImportJobStatus(Schema):
+    id: int
+    kind: Literal["events", "user_profiles"]
+    source: Literal["dashboard", "s3", "api_v2", "api_v3", "command"]
+    file_name: str = Field(description="The name the client sent (v2: Content-Disposition; v3: file_name), else api-v2-job-<id>.csv.")
+    state: Literal["awaiting_upload", "queued", "running", "succeeded", "succeeded_with_errors", "failed", "validated"]
+    final: bool = Field(description="True once the state no longer changes.")
+    dry_run: bool
+    rows: int = Field(description="Data rows read so far.")
+    total_rows: Union[int, None] = Field(description="Data rows in the file, once the file-level checks counted them.")
+    imported: int
+    failed: int = Field(description="Rows that failed; each is in the error CSV with its reasons.")
+    failure_message: Union[str, None] = Field(description="Why the whole file failed (state failed).")
+    created_at: str
+    finished_at: Union[str, None]
+    url: str = Field(description="The job's page in the dashboard (members only).")
+    error_csv_url: Union[str, None] = Field(description="The error CSV in the dashboard (members only), when rows failed.")
+
+
+class ImportJobStatusResponse(Schema):
+    import_job: ImportJobStatus
 
 
 AUTH_RESPONSES = {401: StatusError, 403: StatusError, 429: StatusError}

@@ -16,8 +16,8 @@ from django.views.decorators.csrf import csrf_exempt
 from ninja import NinjaAPI, Swagger
 from ninja.decorators import decorate_view
 
-from imports import direct_uploads, s3
-from imports.api import errors, schemas, v2, v3
+from imports import direct_uploads, embedded_uploads, s3
+from imports.api import errors, follow, schemas, v2, v3
 from imports.api.auth import ReproToken
 from imports.api.ratelimit import LIMIT, WINDOW_SECONDS, rate_limited
 from imports.http import content_length
@@ -57,10 +57,11 @@ api = Api(
     title="Repro API: User Profile Bulk Import",
     version="3",
     description=(
-        "Send a CSV of user profiles for import. v3 (two requests: this API gives a pre-signed S3 URL, "
+        "Send a CSV of user profiles for import. v3 (two requests: this API gives a pre-signed URL, "
         "then PUT the file there) and the deprecated v2 (the file is the request body). Every request "
         f"needs the project's Repro API token in `X-Repro-Token`; each token may make "
-        f"{LIMIT} requests per {WINDOW_SECONDS // 60} minutes. See docs/api.md."
+        f"{LIMIT} requests per {WINDOW_SECONDS // 60} minutes. An accepted request names its job in "
+        "`X-Repro-Job-Id` and `Location`; `GET /v3/import_jobs/{id}` follows it. See docs/api.md."
     ),
     openapi_url="/api/openapi.json",
     docs_url="/api/docs",
@@ -88,11 +89,16 @@ RATE_LIMIT_HEADERS = {
     "X-RateLimit-Reset": _header("Unix time at which the window ends."),
 }
 RETRY_AFTER = {"Retry-After": _header("Seconds until the window ends.")}
+JOB_HEADERS = {
+    follow.JOB_ID_HEADER: _header("The import job this request made: `GET /v3/import_jobs/{id}` follows it."),
+    "Location": {"description": "The job's page in the dashboard.", "schema": {"type": "string"}},
+}
 
 
-def _responses_extra(*counted: int) -> dict[int, Any]:
+def _responses_extra(accepted: int, *counted: int) -> dict[int, Any]:
     """Headers of the responses the rate limit counted (ninja keys its responses by int status)."""
     responses: dict[int, Any] = {status: {"headers": RATE_LIMIT_HEADERS} for status in counted}
+    responses[accepted] = {"headers": {**JOB_HEADERS, **RATE_LIMIT_HEADERS}}
     responses[429] = {"headers": {**RETRY_AFTER, **RATE_LIMIT_HEADERS}}
     return responses
 
@@ -109,9 +115,11 @@ def _responses_extra(*counted: int) -> dict[int, Any]:
     summary="Get a pre-signed URL to upload a CSV of user profiles",
     description=(
         "First of the two requests of v3. Then PUT the file to `direct_upload.url` with exactly the headers "
-        f"in `direct_upload.headers`, within {direct_uploads.URL_SECONDS // 60} minutes. The import starts when the file "
-        "has arrived and its size and MD5 match what this request declared; members are emailed the result. "
-        "Answers 503 when the server keeps no files in Amazon S3."
+        f"in `direct_upload.headers`, within {direct_uploads.URL_SECONDS // 60} minutes. The URL is Amazon S3's, or this "
+        "server's own when it keeps no files in S3 (it then enforces the signature, the expiry, the headers, "
+        "the length and the MD5 as S3 does). The import starts when the file has arrived and its size and MD5 "
+        "match what this request declared; members are emailed the result. A 503 is a fault of the server "
+        "and is not counted against the rate limit."
     ),
     tags=["v3"],
     operation_id="user_profiles_bulk_import_v3",
@@ -127,19 +135,25 @@ def _responses_extra(*counted: int) -> dict[int, Any]:
 @decorate_view(never_cache)  # the pre-signed URL is a credential until it expires
 @rate_limited(FEATURE_PROFILE_BULK_IMPORT)
 def bulk_import_v3(request: HttpRequest) -> HttpResponse:
-    if not s3.is_configured():
-        raise errors.ApiError(errors.service_unavailable(errors.MESSAGE_S3_NOT_CONFIGURED))
+    # SPEC 6's 400s come first, whatever the storage.
     if content_length(request) > v3.MAX_REQUEST_BYTES:
         raise errors.ApiError(errors.payload_too_large())
     upload_request = v3.upload_request_parse(request.body)
     project = request.auth.project
-    _, direct_upload = direct_uploads.direct_upload_start(
-        project=project,
-        prefix=s3_prefix(project=project, kind=ImportJob.Kind.USER_PROFILES),
-        request=upload_request,
-        started_by=STARTED_BY.format(version="v3", prefix=request.auth.token_prefix),
-    )
-    return errors.json_response({"direct_upload": direct_upload})
+    started_by = STARTED_BY.format(version="v3", prefix=request.auth.token_prefix)
+    if s3.is_configured():
+        job, direct_upload = direct_uploads.direct_upload_start(
+            project=project,
+            prefix=s3_prefix(project=project, kind=ImportJob.Kind.USER_PROFILES),
+            request=upload_request,
+            started_by=started_by,
+        )
+    else:
+        job, direct_upload = embedded_uploads.direct_upload_start(
+            project=project, request=upload_request, started_by=started_by, site_url=request.build_absolute_uri("/")
+        )
+    job = follow.job_name(job=job, client_name=follow.v3_file_name(request.body), version="v3")
+    return follow.job_headers(errors.json_response({"direct_upload": direct_upload}), request, job)
 
 
 def _deprecated(run):
@@ -162,6 +176,7 @@ def _deprecated(run):
         **schemas.AUTH_RESPONSES,
         413: schemas.Error,
         415: schemas.UnsupportedMediaType,
+        503: schemas.StatusError,
     },
     summary="Import a CSV of user profiles sent as the request body (deprecated: use v3)",
     description=(
@@ -180,18 +195,22 @@ def _deprecated(run):
                 "application/gzip": {"schema": {"type": "string", "format": "binary"}},
             },
         },
-        "responses": _responses_extra(202, 400, 413, 415),
+        "responses": _responses_extra(202, 400, 413, 415, 503),
     },
 )
 @decorate_view(_deprecated)
 @rate_limited(FEATURE_PROFILE_BULK_IMPORT)
 def bulk_import_v2(request: HttpRequest) -> HttpResponse:
-    types = v2.profile_bulk_import(
+    job, types = v2.profile_bulk_import(
         request=request,
         project=request.auth.project,
         started_by=STARTED_BY.format(version="v2", prefix=request.auth.token_prefix),
     )
-    return errors.json_response({"user_profile": types}, 202)
+    job = follow.job_name(job=job, client_name=follow.v2_file_name(request), version="v2")
+    return follow.job_headers(errors.json_response({"user_profile": types}, 202), request, job)
+
+
+api.add_router("", follow.router)
 
 
 @api.api_operation(_OTHER_METHODS, V3_PATH, auth=None, include_in_schema=False)

@@ -17,11 +17,11 @@ and ends at).
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import repeat
 from typing import BinaryIO, NamedTuple
 
 from imports.core.reader import (
@@ -53,6 +53,7 @@ _FIELD = rb'(?:"[^"]*+(?:""[^"]*+)*+"|[^,"\r\n]*+)'
 _CLEAN_RECORD = rb"(?:\r*+\n)*+" + _FIELD + rb"(?:," + _FIELD + rb")*+\r*+\n"
 _ONE_RECORD = re.compile(rb'((?:\r*+\n)*+)([^"\n]*+(?:"[^"]*+"[^"\n]*+)*+)\n')
 _CR_OR_LF = re.compile(rb"[\r\n]*+")
+_ALL_BUT_QUOTES_AND_LF = bytes(set(range(256)) - set(b'"\n'))
 _CRS_BEFORE_LF = re.compile("\r+\n")
 _MOST_RECORDS = 1024  # per regular-expression call: the largest power of two tried
 
@@ -138,8 +139,8 @@ def count_rows(
         if counted == next_cut:
             cuts.append(tiles.checkpoint())
             next_cut += every
-        want = min(next_cut - counted, limit + 1 - counted)
-        taken = tiles.take(_parity_records, int(want))
+        want = int(min(next_cut - counted, limit + 1 - counted))
+        taken = tiles.take_lines(want) or tiles.take(_parity_records, want)
         if taken:
             counted += taken
             if counted > limit:
@@ -178,8 +179,9 @@ def read_chunks(
             # The first record is taken whatever its size; the others while they fit the budget.
             want, endpos = (size - len(builder.rows), budget_end) if builder.rows else (1, None)
             begin, lines = tiles.position, tiles.lines
-            taken = tiles.take(_clean_records, want, endpos)
-            if taken:
+            if taken := tiles.take_lines(want, endpos, plain=True):
+                builder.add_plain(tiles.buffer[begin : tiles.position], taken, lines)
+            elif taken := tiles.take(_clean_records, want, endpos):
                 builder.add_clean(tiles.buffer[begin : tiles.position], taken, lines, tiles.lines - lines)
             elif tiles.take(_parity_records, 1, endpos):
                 builder.add_record(tiles.buffer[begin : tiles.position], lines)
@@ -199,6 +201,11 @@ def read_chunks(
 @cache
 def _clean_records(count: int) -> re.Pattern[bytes]:
     return re.compile(b"(?:" + _CLEAN_RECORD + b"){%d}+" % count)
+
+
+@cache
+def _lines(count: int) -> re.Pattern[bytes]:
+    return re.compile(b"(?:[^\n]*+\n){%d}" % count)
 
 
 @cache
@@ -257,7 +264,7 @@ class _Tiles:
             if run_end > self.position:
                 blank_end = self.buffer.rfind(b"\n", self.position, run_end) + 1
                 if blank_end:
-                    self._check_blank_lines(self.position, blank_end)
+                    self._check_blank_lines(self.position, blank_end, self.lines)
                     self.lines += self.buffer.count(b"\n", self.position, blank_end)
                     self.position = blank_end
             if run_end < len(self.buffer):
@@ -274,7 +281,8 @@ class _Tiles:
         end = len(self.buffer) if endpos is None else max(0, min(len(self.buffer), endpos - self.base))
         begin = self.position
         taken = 0
-        size = _MOST_RECORDS
+        # No more records than line breaks: big records make few tries, each of which rescans them.
+        size = min(_MOST_RECORDS, self.buffer.count(b"\n", begin, end))
         while want and size:
             size = min(size, 1 << (want.bit_length() - 1))
             match = pattern(size).match(self.buffer, self.position, end)
@@ -289,6 +297,38 @@ class _Tiles:
             self.lines += self.buffer.count(b"\n", begin, self.position)
             self.rows += taken
         return taken
+
+    def take_lines(self, want: int, endpos: int | None = None, *, plain: bool = False) -> int:
+        """Take up to `want` lines at once when each is a record of its own: no blank line, and
+        an even number of quotes in each line, or with `plain` no quote at all and no CR but
+        before a line break (lines the csv module would split exactly as `str.split` does).
+        Returns how many (0: not so here; take records one by one). Lines must end by the
+        absolute offset `endpos` when it is given."""
+        buffer, begin = self.buffer, self.position
+        limit = len(buffer) if endpos is None else max(begin, min(len(buffer), endpos - self.base))
+        end = buffer.rfind(b"\n", begin, limit) + 1
+        if end <= begin or end - begin > self._max_record:
+            return 0
+        if plain and buffer.find(b'"', begin, end) >= 0:
+            return 0
+        count = buffer.count(b"\n", begin, end)
+        if count > want:
+            end = _lines(want).match(buffer, begin).end()  # type: ignore[union-attr]
+            count = want
+        if buffer.find(b"\n\n", begin, end) >= 0 or buffer.find(b"\n\r", begin, end) >= 0:
+            return 0
+        if plain:
+            if buffer.count(b"\r", begin, end) != buffer.count(b"\r\n", begin, end):
+                return 0
+        # Left of each line's quotes once pairs are dropped: one quote where the count is odd.
+        elif buffer.find(b'"', begin, end) >= 0 and b'"' in (
+            buffer[begin:end].translate(None, _ALL_BUT_QUOTES_AND_LF).replace(b'""', b"")
+        ):
+            return 0
+        self.position = end
+        self.lines += count
+        self.rows += count
+        return count
 
     def take_incomplete(self) -> None:
         """No whole record starts at `position`: read more, or fail at the end of the stream."""
@@ -328,12 +368,16 @@ class _Tiles:
         if self._real_size(self.position, len(self.buffer)) > self._max_record:
             raise _too_large(self.lines + 1, self._max_record)
 
-    def _check_blank_lines(self, begin: int, end: int) -> None:
-        if end - begin > self._max_record:
-            lines = self.buffer[begin:end].split(b"\n")
-            for number, line in enumerate(lines[:-1]):
-                if len(line) + 1 > self._max_record:
-                    raise _too_large(self.lines + number + 1, self._max_record)
+    def _check_blank_lines(self, begin: int, end: int, lines_before: int) -> None:
+        """Blank lines over the row size limit fail the file like any row (a run of CRs)."""
+        if self._real_size(begin, end) <= self._max_record:
+            return
+        position = begin
+        for line in range(lines_before + 1, lines_before + 1 + self.buffer.count(b"\n", begin, end)):
+            stop = self.buffer.index(b"\n", position) + 1
+            if self._real_size(position, stop) > self._max_record:
+                raise _too_large(line, self._max_record)
+            position = stop
 
     def _check_record_sizes(self, begin: int, end: int) -> None:
         """Taken records over the row size limit fail the file, at the first one."""
@@ -344,12 +388,21 @@ class _Tiles:
         while position < end:
             match = _ONE_RECORD.match(self.buffer, position)
             blank, record = match.span(1), match.span(2)  # type: ignore[union-attr]
-            self._check_blank_lines(*blank)
+            self._check_blank_lines(*blank, lines)
             lines += self.buffer.count(b"\n", *blank)
             if self._real_size(record[0], record[1] + 1) > self._max_record:
                 raise _too_large(lines + 1, self._max_record)
             lines += self.buffer.count(b"\n", record[0], record[1] + 1)
             position = match.end()  # type: ignore[union-attr]
+
+
+def _decode(data: bytes) -> tuple[str, bool]:
+    """The text, and whether it may hold invalid UTF-8 (as surrogates) or NUL."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("utf-8", "surrogateescape"), True
+    return text, "\x00" in text
 
 
 class _ChunkBuilder:
@@ -366,22 +419,28 @@ class _ChunkBuilder:
     def chunk(self, end: Checkpoint) -> Chunk:
         return Chunk(self.start, end, self.first_line, self.rows, self.bad_utf8, self.lines)
 
+    def add_plain(self, data: bytes, count: int, lines_before: int) -> None:
+        """`count` lines without quotes, one record each: split at commas (what csv would do)."""
+        text, suspect = _decode(data)
+        if "\r" in text:
+            text = text.replace("\r\n", "\n")
+        rows = list(map(str.split, text[:-1].split("\n"), repeat(",")))
+        first = len(self.rows)
+        self._add(rows, range(lines_before + 1, lines_before + 1 + count))
+        if suspect:
+            self._flag_bad_utf8(first, rows)
+
     def add_clean(self, data: bytes, count: int, lines_before: int, line_breaks: int) -> None:
         """`count` clean records (blank lines between them included) spanning `line_breaks` lines."""
-        try:
-            text = data.decode("utf-8")
-            suspect = "\x00" in text
-        except UnicodeDecodeError:
-            text = data.decode("utf-8", "surrogateescape")
-            suspect = True
+        text, suspect = _decode(data)
         if "\r" in text:
             text = _CRS_BEFORE_LF.sub("\n", text)
-        reader = csv.reader(io.StringIO(text))
         try:
             if line_breaks == count:  # a line per row: no blank lines, no line breaks in fields
-                rows = list(reader)
+                rows = list(csv.reader(text[:-1].split("\n")))
                 lines = range(lines_before + 1, lines_before + 1 + count)
-            else:
+            else:  # the csv module joins a record's lines: each keeps its line break
+                reader = csv.reader(map(str.__add__, text[:-1].split("\n"), repeat("\n")))
                 rows, lines = [], []
                 consumed = 0
                 for values in reader:
@@ -395,7 +454,11 @@ class _ChunkBuilder:
         first = len(self.rows)
         self._add(rows, lines)
         if suspect:
-            self.bad_utf8.update(first + i for i, values in enumerate(rows) if has_bad_utf8(",".join(values)))
+            self._flag_bad_utf8(first, rows)
+
+    def _flag_bad_utf8(self, first: int, rows: list[list[str]]) -> None:
+        """The chunk holds invalid UTF-8 or NUL somewhere: find the rows, one by one."""
+        self.bad_utf8.update(first + i for i, values in enumerate(rows) if has_bad_utf8(",".join(values)))
 
     def add_record(self, data: bytes, lines_before: int) -> None:
         """One record that is not clean RFC 4180 (data: blank lines, the record, its line break)."""

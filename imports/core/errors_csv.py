@@ -38,6 +38,8 @@ CUT_MARK = "…"
 ROW_CUT = "[row cut: {size} bytes]"
 
 _NEEDS_QUOTES = re.compile('[,"\r\n]')
+_NEEDS_QUOTES_BYTES = re.compile(b'[,"\r\n]')
+_CUT_MARK_BYTES = CUT_MARK.encode()
 
 
 def error_header(header: Sequence[str], *, errors_first: bool) -> list[str]:
@@ -102,11 +104,11 @@ def error_line(
     cut: list[str] = []
     # Written, a character takes at most 4 bytes and a field 3 more (quotes, comma): a quick bound first.
     if 4 * sum(map(len, kept)) + 3 * len(kept) > max_bytes:
-        fields = [_encode_field(value) for value in kept]
-        if sum(map(len, fields)) + len(fields) > max_bytes:
-            size = sum(len(value.encode("utf-8", "surrogateescape")) for value in kept)
-            kept = _cut_values(kept, fields, len(error_header(header, errors_first=errors_first)) - 1, max_bytes)
-            cut = [ROW_CUT.format(size=f"{size:,}")]
+        raws = [value.encode("utf-8", "surrogateescape") for value in kept]
+        sizes = list(map(_written_size, raws))
+        if sum(sizes) + len(sizes) > max_bytes:
+            kept = _cut_values(kept, raws, sizes, len(error_header(header, errors_first=errors_first)) - 1, max_bytes)
+            cut = [ROW_CUT.format(size=f"{sum(map(len, raws)):,}")]
     return encode_row([joined, *kept, *cut] if errors_first else [*kept, joined, *cut])
 
 
@@ -124,33 +126,33 @@ def encode_row(fields: Sequence[str]) -> bytes:
     return (line + "\n").encode("utf-8", "surrogateescape")
 
 
-def _encode_field(value: str) -> bytes:
-    return encode_row([value, ""])[:-2]  # one field as encode_row writes it: without ",\n"
+def _written_size(raw: bytes) -> int:
+    """Bytes a value takes in the CSV as `encode_row` writes it: quotes doubled, and two around it if needed."""
+    return len(raw) + raw.count(b'"') + 2 * (_NEEDS_QUOTES_BYTES.search(raw) is not None)
 
 
-def _cut_values(values: Sequence[str], fields: Sequence[bytes], width: int, max_bytes: int) -> list[str]:
+def _cut_values(values: Sequence[str], raws: Sequence[bytes], sizes: Sequence[int], width: int, max_bytes: int) -> list[str]:
     """The values that fit in `max_bytes` as written; the one that crosses it cut short (whole
     characters) and marked; header columns after it empty, values beyond the header after it left out."""
     kept: list[str] = []
     room = max_bytes - width  # a separator for each header column, written or left empty
-    for index, (value, field) in enumerate(zip(values, fields)):
-        cost = len(field) + (index >= width)  # a value beyond the header brings its own separator
+    for index, (value, raw, size) in enumerate(zip(values, raws, sizes)):
+        cost = size + (index >= width)  # a value beyond the header brings its own separator
         if cost <= room:
             kept.append(value)
             room -= cost
             continue
         room -= index >= width
-        raw = value.encode("utf-8", "surrogateescape")
         end = max(0, min(len(raw), room))
         while True:
             while 0 < end < len(raw) and raw[end] & 0xC0 == 0x80:  # not inside a UTF-8 character
                 end -= 1
-            over = len(_encode_field(raw[:end].decode("utf-8", "surrogateescape") + CUT_MARK)) - room
+            over = _written_size(raw[:end] + _CUT_MARK_BYTES) - room
             if over <= 0 or end == 0:
                 break
             end = max(0, end - over)
         if over <= 0:  # else not even the mark fits: the value is left out (empty in its column)
-            kept.append(raw[:end].decode("utf-8", "surrogateescape") + CUT_MARK)
+            kept.append((raw[:end] + _CUT_MARK_BYTES).decode("utf-8", "surrogateescape"))
         break
     kept.extend("" for _ in range(width - len(kept)))
     return kept

@@ -196,10 +196,12 @@ def check_profiles(
     rows = chunk.rows
     width = columns.width
     precise = set(chunk.bad_utf8)
-    precise.update(compress(range(len(rows)), map(width.__ne__, map(len, rows))))
+    lengths = list(map(len, rows))
+    if lengths.count(width) != len(rows):
+        precise.update(compress(range(len(rows)), map(width.__ne__, lengths)))
     candidates = [i for i in range(len(rows)) if i not in precise] if precise else list(range(len(rows)))
-    picked = [rows[i] for i in candidates] if precise else rows
-    user_ids = list(map(itemgetter(columns.user_id), picked))
+    by_column = list(zip(*(rows[i] for i in candidates) if precise else rows)) or [()] * width
+    user_ids = list(by_column[columns.user_id])
     if registered is not None:
         known = list(map(registered.__contains__, user_ids))
         if not all(known):
@@ -207,10 +209,10 @@ def check_profiles(
     keys = list(columns.keys)
     converted = []
     for key in keys:
-        values, bad = _json_column(list(map(itemgetter(columns.keys[key]), picked)), types[key])
+        values, bad = _json_column(list(by_column[columns.keys[key]]), types[key])
         precise.update(candidates[i] for i in bad)
         converted.append(values)
-    patches = list(map(dict, map(zip, repeat(keys), zip(*converted)))) if keys else [{} for _ in picked]
+    patches = list(map(dict, map(zip, repeat(keys), zip(*converted)))) if keys else [{} for _ in candidates]
     for key, values in zip(keys, converted):
         if None in values:  # empty: the key is left as it is
             for position in compress(range(len(values)), map(is_, values, repeat(None))):

@@ -15,13 +15,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from imports import jobs, s3_discovery, selectors
+from imports import jobs, s3, s3_discovery, selectors
 from imports.core.limits import MAX_ROWS
-from imports.http import content_length
+from imports.dashboard.file_templates import template_text
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
 from imports.dashboard.progress import job_progress
 from imports.dashboard.reasons import reason_display, sample_values
+from imports.dashboard.upload_checks import upload_kind_problem
 from imports.dashboard.uploads import MULTIPART_OVERHEAD_BYTES, UploadLimitHandler
+from imports.http import content_length
 from imports.dashboard.views import member_view, project_render
 from imports.models import ImportJob
 
@@ -29,6 +31,7 @@ JOBS_PER_PAGE = 20
 LIVE_JOBS_MAX = 50
 REASON_GROUPS_SHOWN = 20
 NEW_ITEMS_SHOWN = 100
+TEMPLATE_URLS = {ImportJob.Kind.EVENTS: "dashboard:events_template", ImportJob.Kind.USER_PROFILES: "dashboard:profiles_template"}
 TEMPLATES = {
     ImportJob.Kind.EVENTS: "dashboard/events_import.html",
     ImportJob.Kind.USER_PROFILES: "dashboard/profiles_import.html",
@@ -69,6 +72,8 @@ def _upload(request, project, kind, limit: UploadLimitHandler):
     if not form.is_valid():
         return _upload_refused(request, project, kind, [e for errors in form.errors.values() for e in errors], form)
     upload = form.cleaned_data["file"]
+    if problem := upload_kind_problem(upload, kind=kind, file_name=upload.name):
+        return _upload_refused(request, project, kind, [problem], form)
     dry_run = form.cleaned_data["validate_only"]
     job = jobs.import_job_create(
         project=project,
@@ -86,7 +91,7 @@ def _upload(request, project, kind, limit: UploadLimitHandler):
             "“%(file)s” was uploaded and processing has started. This page shows its progress; "
             "members with email notifications on get an email when it finishes."
         )
-    messages.success(request, notice % {"file": job.file_name})
+    messages.success(request, notice % {"file": job.display_file_name})
     url = reverse("dashboard:job_detail", args=[project.app_id, job.pk])
     if _wants_json(request):
         return JsonResponse({"redirect": url})
@@ -119,6 +124,9 @@ def _import_page_render(request, project, kind, form, status=200, upload_errors=
         "max_rows": f"{MAX_ROWS:,}",
         "too_large_template": too_large_message("{size}"),
         "jobs": page,
+        "template_csv": template_text(kind).rstrip("\n"),
+        "template_url": reverse(TEMPLATE_URLS[kind], args=[project.app_id]),
+        "s3_configured": s3.is_configured(),
         "s3_path": f"s3://{settings.IMPORT_BUCKET_NAME}/{s3_discovery.s3_prefix(project=project, kind=kind)}",
         "s3_access_key": selectors.s3_access_key_active(project=project),
     }
@@ -146,7 +154,7 @@ def jobs_live(request, project):
 def job_detail(request, project, job_id):
     job = selectors.import_job_get(project=project, job_id=job_id)
     job.progress = job_progress(job)
-    context = {"job": job, "nav": "events_import" if job.kind == ImportJob.Kind.EVENTS else "profiles_import"}
+    context = {"job": job, "nav": _nav(job)}
     if job.failed and job.is_final:
         groups, total = _reason_groups(job)
         for group in groups:
@@ -158,6 +166,11 @@ def job_detail(request, project, job_id):
     if job.dry_run:
         context["imported_as"] = selectors.import_job_imported_from(job=job)
     return project_render(request, "dashboard/job_detail.html", context)
+
+
+def _nav(job) -> str:
+    """The side navigation entry a job's pages belong to."""
+    return "events_import" if job.kind == ImportJob.Kind.EVENTS else "profiles_import"
 
 
 def _reason_groups(job):
@@ -209,7 +222,7 @@ def job_import_dry_run(request, project, job_id):
         messages.error(request, _("Only a finished validation can be imported."))
         return redirect("dashboard:job_detail", app_id=project.app_id, job_id=dry_run.pk)
     if created:
-        messages.success(request, _("The import of “%(file)s” has started.") % {"file": job.file_name})
+        messages.success(request, _("The import of “%(file)s” has started.") % {"file": job.display_file_name})
     else:
         messages.info(request, _("This file has already been imported. Here is that import."))
     return redirect("dashboard:job_detail", app_id=project.app_id, job_id=job.pk)
@@ -218,12 +231,28 @@ def job_import_dry_run(request, project, job_id):
 @member_view
 def job_error_csv(request, project, job_id):
     job = selectors.import_job_get(project=project, job_id=job_id)
-    if not job.error_csv_key:
-        raise Http404("This job has no error CSV.")
-    download_name = f"errors-{job.pk}-{job.file_name.rsplit('.', 1)[0]}.csv"
+    return _job_csv_download(request, job, job.error_csv_key, "errors")
+
+
+@member_view
+def job_remainder_csv(request, project, job_id):
+    """The rows a failed job did not import, to upload as they are."""
+    job = selectors.import_job_get(project=project, job_id=job_id)
+    return _job_csv_download(request, job, job.remainder_csv_key, "remainder")
+
+
+def _job_csv_download(request, job, key: str, what: str):
+    if not key:
+        raise Http404(f"This job has no {what} CSV.")
+    try:
+        # Local storage and django-storages' S3 both raise FileNotFoundError for a missing file.
+        stored = default_storage.open(key, "rb")
+    except FileNotFoundError:
+        context = {"job": job, "nav": _nav(job)}
+        return project_render(request, "dashboard/error_csv_missing.html", context, status=404)
     return FileResponse(
-        default_storage.open(job.error_csv_key, "rb"),
+        stored,
         as_attachment=True,
-        filename=download_name,
+        filename=f"{what}-{job.pk}-{job.display_file_name.rsplit('.', 1)[0]}.csv",
         content_type="text/csv",
     )

@@ -35,7 +35,7 @@ class Progress:
 def job_progress(job: ImportJob, now: datetime | None = None) -> Progress:
     now = now or timezone.now()
     percent = None
-    if job.state == ImportJob.State.SUCCEEDED or job.state == ImportJob.State.SUCCEEDED_WITH_ERRORS:
+    if job.is_final and job.state != ImportJob.State.FAILED:
         percent = 100
     elif job.total_rows is not None:
         percent = 100 if job.total_rows == 0 else min(100, job.rows_read * 100 // job.total_rows)

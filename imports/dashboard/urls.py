@@ -1,6 +1,7 @@
 from django.urls import path
 
-from imports.dashboard import definitions, jobs, views, webhooks
+from imports.dashboard import definitions, file_templates, jobs, views, webhooks
+from imports.models import ImportJob
 
 app_name = "dashboard"
 
@@ -8,6 +9,12 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("p/<slug:app_id>/", views.project_home, name="project"),
     path("p/<slug:app_id>/events/import/", jobs.events_import, name="events_import"),
+    path(
+        "p/<slug:app_id>/events/import/template.csv",
+        file_templates.template_download,
+        {"kind": ImportJob.Kind.EVENTS},
+        name="events_template",
+    ),
     path("p/<slug:app_id>/events/settings/", definitions.event_settings, name="event_settings"),
     path(
         "p/<slug:app_id>/events/settings/<int:definition_id>/",
@@ -15,12 +22,19 @@ urlpatterns = [
         name="event_definition_update",
     ),
     path("p/<slug:app_id>/user-profiles/import/", jobs.profiles_import, name="profiles_import"),
+    path(
+        "p/<slug:app_id>/user-profiles/import/template.csv",
+        file_templates.template_download,
+        {"kind": ImportJob.Kind.USER_PROFILES},
+        name="profiles_template",
+    ),
     path("p/<slug:app_id>/user-profiles/settings/", definitions.profile_settings, name="profile_settings"),
     path("p/<slug:app_id>/user-profiles/settings/<int:key_id>/", definitions.profile_key_update, name="profile_key_update"),
     path("p/<slug:app_id>/jobs/live/", jobs.jobs_live, name="jobs_live"),
     path("p/<slug:app_id>/jobs/<int:job_id>/", jobs.job_detail, name="job_detail"),
     path("p/<slug:app_id>/jobs/<int:job_id>/import/", jobs.job_import_dry_run, name="job_import_dry_run"),
     path("p/<slug:app_id>/jobs/<int:job_id>/errors.csv", jobs.job_error_csv, name="job_error_csv"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/remainder.csv", jobs.job_remainder_csv, name="job_remainder_csv"),
     path("p/<slug:app_id>/settings/credentials/", views.credentials, name="credentials"),
     path("p/<slug:app_id>/settings/credentials/reissue-token/", views.api_token_reissue, name="api_token_reissue"),
     path("p/<slug:app_id>/settings/credentials/s3-keys/", views.s3_access_key_issue, name="s3_access_key_issue"),

@@ -76,8 +76,12 @@ def _credentials_page(request, project, new_token=None, new_s3_key=None):
 @member_view
 def api_token_reissue(request, project):
     """Answers the POST with the page itself: the token must not pass through the session (stored)."""
+    had_token = selectors.api_token_exists(project=project)
     token = services.api_token_reissue(project=project, by=request.user)
-    messages.success(request, _("A new API token was issued. The previous token no longer works."))
+    if had_token:
+        messages.success(request, _("A new API token was issued. The previous token no longer works."))
+    else:
+        messages.success(request, _("The project's API token was issued."))
     return _credentials_page(request, project, new_token=token)
 
 

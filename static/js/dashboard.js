@@ -113,6 +113,35 @@
       .then(function () { window.setTimeout(poll, POLL_MS); });
   }
 
+  // A copy button puts the text of the element it names (data-copy) on the clipboard. Outside a
+  // secure context (plain http on another host) the clipboard API is missing: the text is selected
+  // and copied the old way.
+  function initCopy(button) {
+    var label = button.textContent;
+    function copied() {
+      button.textContent = button.dataset.copied;
+      window.setTimeout(function () { button.textContent = label; }, 2000);
+    }
+    button.addEventListener("click", function () {
+      var target = document.querySelector(button.dataset.copy);
+      var text = target.textContent.trim();
+      function selectAndCopy() {
+        var range = document.createRange();
+        range.selectNodeContents(target);
+        var selection = window.getSelection();
+        selection.removeAllRanges();
+        selection.addRange(range);
+        if (document.execCommand("copy")) { copied(); }
+      }
+      if (navigator.clipboard && window.isSecureContext) {
+        navigator.clipboard.writeText(text).then(copied, selectAndCopy);
+      } else {
+        selectAndCopy();
+      }
+    });
+  }
+
   document.querySelectorAll("form[data-upload]").forEach(initUpload);
+  document.querySelectorAll("button[data-copy]").forEach(initCopy);
   window.setTimeout(poll, POLL_MS);
 })();

@@ -111,6 +111,7 @@ def test_client_waits_retry_after_on_429_then_uploads_with_the_given_headers(csv
         "checksum": bulk_import.file_facts(str(csv_file))[0],
         "byte_size": str(len(CSV)),
         "content_type": "text/csv",
+        "file_name": "profiles.csv",
     }
     ((headers, body),) = StubApi.puts
     assert body == CSV

@@ -34,7 +34,13 @@ def test_openapi_document_describes_both_endpoints_and_the_token(live_server):
     v3 = document["paths"]["/v3/user_profiles/bulk_import"]["post"]
     v2 = document["paths"]["/v2/user_profiles/bulk_import"]["post"]
     assert set(v3["responses"]) == {"200", "400", "401", "403", "413", "429", "503"}
-    assert set(v2["responses"]) == {"202", "400", "401", "403", "413", "415", "429"}
+    assert set(v2["responses"]) == {"202", "400", "401", "403", "413", "415", "429", "503"}
+    for accepted in (v3["responses"]["200"], v2["responses"]["202"]):
+        assert {"X-Repro-Job-Id", "Location", "X-RateLimit-Remaining"} <= set(accepted["headers"])
+    status = document["paths"]["/v3/import_jobs/{job_id}"]["get"]
+    assert set(status["responses"]) == {"200", "401", "403", "404"}
+    job = document["components"]["schemas"]["ImportJobStatus"]["properties"]
+    assert {"state", "final", "rows", "imported", "failed", "failure_message", "url"} <= set(job)
     assert v2["deprecated"] is True and "deprecated" not in v3
     assert set(v3["responses"]["429"]["headers"]) == {
         "Retry-After", "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"

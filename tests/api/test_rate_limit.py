@@ -19,7 +19,7 @@ from tests.api.conftest import NOW, WINDOW_END
 
 V3 = "/v3/user_profiles/bulk_import"
 MANAGE_PY = Path(__file__).resolve().parents[2] / "manage.py"
-needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed")
+needs_redis = pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed (apt-get install redis-server)")
 V2 = "/v2/user_profiles/bulk_import"
 V3_BODY = b'{"checksum":"J1h240z2CdsRjz2Et5mnkA==","byte_size":"123456"}'
 BODY_429 = b'{"status":"too_many_requests","error":{"messages":["Too many requests hit the API too quickly."]}}'
@@ -91,7 +91,7 @@ def test_requests_served_at_the_same_time_share_the_limit(api, s3_bucket):
         # The live server's in-memory SQLite database is shared across threads in shared-cache
         # mode, where a concurrent writer fails ("table is locked") instead of waiting as it does
         # on a file database; the file case is the next test.
-        pytest.skip("concurrent connections need PostgreSQL here")
+        pytest.skip("concurrent connections need PostgreSQL here (bin/test runs it when postgresql is installed)")
 
     def client(_):
         return [api(V3, V3_BODY).status for _ in range(8)]

@@ -64,7 +64,7 @@ def test_first_request_gives_a_put_url_bound_to_type_and_md5_and_a_job_awaiting_
     assert (job.kind, job.source, job.state) == ("user_profiles", "api_v3", "awaiting_upload")
     assert (job.byte_size, job.checksum) == (len(CSV), md5_base64(CSV))
     assert job.storage_key.startswith(f"{project.app_id}/user_profile_bulk_import/api-v3-")
-    assert job.storage_key.endswith(".csv") and job.file_name == job.storage_key.rsplit("/", 1)[1]
+    assert job.storage_key.endswith(".csv") and job.file_name == f"api-v3-job-{job.pk}.csv"
     assert job.started_by.startswith("API v3 (token ")
     assert direct_upload["headers"] == {"Content-Type": "text/csv", "Content-MD5": md5_base64(CSV)}
     url = urlsplit(direct_upload["url"])
@@ -221,15 +221,10 @@ def test_job_whose_upload_never_comes_fails_once_the_url_and_grace_are_over(
     assert "before it expired" in email.body
 
 
-def test_without_s3_the_api_answers_503_with_a_clear_message(api, project):
-    reply = api(PATH, request_body(), content_type="application/json")
-    assert reply.status == 503
-    assert reply.json() == {
-        "status": "service_unavailable",
-        "error": {"messages": [
-            "API v3 uploads to Amazon S3, which is not configured on this server: use API v2 or the dashboard"
-        ]},
-    }
+def test_without_s3_a_bad_body_is_still_the_seeds_400(api, project):
+    reply = api(PATH, json.dumps({"checksum": CHECKSUM}).encode(), content_type="application/json")
+    assert reply.status == 400
+    assert reply.json() == {"error": {"messages": ["param is missing or the value is empty: byte_size"]}}
     assert not ImportJob.objects.exists()
 
 

@@ -80,6 +80,7 @@ def assert_chunks_agree(chunks: list[Chunk], records: list[Record], header_end: 
 )
 @example(b'a"b\nc"d\n', 2, 80, 80, False, False)
 @example(b'x\r\ry,"q\rr"\n\r', 1, 80, 80, True, True)
+@example(b"\r\r\r\r", 1, 80, 4, False, False)
 def test_chunks_agree_with_the_reference_reader(
     body: bytes, chunk_rows: int, chunk_bytes: int, max_record_bytes: int, bom: bool, compress: bool
 ) -> None:
@@ -99,8 +100,14 @@ def test_chunks_agree_with_the_reference_reader(
             assert chunk.end.offset - chunk.start.offset <= chunk_bytes
 
 
-@settings(max_examples=400, deadline=None)
-@given(BODY, st.integers(min_value=1, max_value=4), st.integers(min_value=4, max_value=60), st.booleans())
+@settings(max_examples=600, deadline=None)
+@given(
+    BODY,
+    st.integers(min_value=1, max_value=4),
+    st.integers(min_value=4, max_value=60) | st.just(16 * 1024 * 1024),
+    st.booleans(),
+)
+@example(b"\r\r\r\r", 1, 4, False)  # a last blank line of CRs, without a line break, at the limit
 def test_count_agrees_with_the_reference_scan(body: bytes, every: int, max_record_bytes: int, compress: bool) -> None:
     data = b"h\n" + body
     if compress:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 from imports.core.chunks import Checkpoint, read_chunks
 from imports.core.events import (
+    CheckedEvents,
     EventColumns,
     ValidEvent,
     event_columns,
@@ -327,12 +328,15 @@ def test_check_events_agrees_with_validate_event(rows: list) -> None:
     assert got == expected
 
 
-def test_check_events_keeps_file_order_and_reasons() -> None:
-    data = HEADER + b'u1,e,"{""k"":""v""}"\nu2,,\nu3,e,"{""k"":""v"",""k"":""w""}"\nu4,e,\n'
+def check_one_chunk(data: bytes) -> CheckedEvents:
     stream = open_decompressed(io.BytesIO(data))
     header = read_header(stream)
     (chunk,) = read_chunks(stream, start=Checkpoint.after_header(header))
-    checked = check_events(chunk, event_columns(header))
+    return check_events(chunk, event_columns(header))
+
+
+def test_check_events_keeps_file_order_and_reasons() -> None:
+    checked = check_one_chunk(HEADER + b'u1,e,"{""k"":""v""}"\nu2,,\nu3,e,"{""k"":""v"",""k"":""w""}"\nu4,e,\n')
     assert (checked.rows, checked.user_ids, checked.properties_json) == ([0, 3], ["u1", "u4"], ['{"k":"v"}', "{}"])
     assert checked.failed == [
         (1, ["'event_name' is invalid"]),
@@ -341,11 +345,7 @@ def test_check_events_keeps_file_order_and_reasons() -> None:
 
 
 def test_check_events_reencodes_raw_control_characters_and_keeps_escapes_as_written() -> None:
-    data = HEADER + b'u1,e,"{""k"":""a\tb""}"\nu2,e,"{""k"":""\\u3042""}"\nu3,e,"{""k"":""v""}"\n'
-    stream = open_decompressed(io.BytesIO(data))
-    header = read_header(stream)
-    (chunk,) = read_chunks(stream, start=Checkpoint.after_header(header))
-    checked = check_events(chunk, event_columns(header))
+    checked = check_one_chunk(HEADER + b'u1,e,"{""k"":""a\tb""}"\nu2,e,"{""k"":""\\u3042""}"\nu3,e,"{""k"":""v""}"\n')
     assert checked.rows == [0, 1, 2]
     assert checked.properties_json == ['{"k":"a\\tb"}', '{"k":"\\u3042"}', '{"k":"v"}']
     assert [event.properties for _, event in checked.events()] == [{"k": "a\tb"}, {"k": "あ"}, {"k": "v"}]

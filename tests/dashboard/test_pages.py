@@ -108,7 +108,7 @@ def test_new_token_is_in_the_post_answer_only_then_masked(alice_client, project)
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     token_html = response.content.decode()
-    assert "A new API token was issued." in token_html
+    assert "The project&#x27;s API token was issued." in token_html  # the first one: there is no previous token
     shown = re.search(r'<code class="secret" id="new-api-token">([^<]+)</code>', token_html).group(1)
     assert ApiToken.objects.get(project=project).token_hash == api_token_digest(shown)
     assert shown not in database_text()  # not in the session, not in any table
@@ -149,3 +149,43 @@ def test_page_renders_in_japanese(alice_client, project):
 
 def test_login_page_loads(client, db):
     assert client.get(reverse("login")).status_code == 200
+
+
+def test_error_csv_no_longer_in_storage_is_a_clear_404(alice_client, project, job_with_errors):
+    default_storage.delete(job_with_errors.error_csv_key)
+    response = alice_client.get(reverse("dashboard:job_error_csv", args=[project.app_id, job_with_errors.pk]))
+    assert response.status_code == 404
+    html = response.content.decode()
+    assert f"The error CSV of import #{job_with_errors.pk} is no longer stored" in html
+    assert reverse("dashboard:job_detail", args=[project.app_id, job_with_errors.pk]) in html
+
+
+def test_without_s3_the_import_pages_say_how_to_turn_it_on(alice_client, project, settings):
+    settings.IMPORT_BUCKET = ""
+    for name in ("events_import", "profiles_import"):
+        html = alice_client.get(reverse(f"dashboard:{name}", args=[project.app_id])).content.decode()
+        assert "Upload through Amazon S3" not in html
+        assert "s3://" not in html and "Issue one in Project settings" not in html
+        assert 'id="s3-off"' in html and "<code>IMPORT_BUCKET</code>" in html
+
+
+def test_with_s3_the_import_pages_show_the_path_to_copy(alice_client, project, settings):
+    settings.IMPORT_BUCKET = settings.IMPORT_BUCKET_NAME = "repro-data-store"
+    html = alice_client.get(reverse("dashboard:events_import", args=[project.app_id])).content.decode()
+    assert "Upload through Amazon S3" in html and 'id="s3-off"' not in html
+    path = f"s3://repro-data-store/{project.app_id}/event_bulk_tracking/"
+    assert f'<code id="s3-path">{path}</code>' in html
+    assert 'data-copy="#s3-path"' in html
+
+
+def test_first_token_is_issued_without_talk_of_a_previous_one(alice_client, project):
+    page = alice_client.get(reverse("dashboard:credentials", args=[project.app_id])).content.decode()
+    assert "Issue API token" in page and "Reissue the API token?" not in page
+    response = alice_client.post(reverse("dashboard:api_token_reissue", args=[project.app_id]), follow=True)
+    html = response.content.decode()
+    assert "The project&#x27;s API token was issued." in html and "no longer works" not in html
+    assert 'data-copy="#new-api-token"' in html
+    response = alice_client.post(reverse("dashboard:api_token_reissue", args=[project.app_id]), follow=True)
+    html = response.content.decode()
+    assert "A new API token was issued. The previous token no longer works." in html
+    assert "Reissue the API token?" in html

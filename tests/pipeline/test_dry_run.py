@@ -24,7 +24,7 @@ def test_events_dry_run_reports_and_changes_nothing(import_file, project):
     assert table_contents() == before
     assert summary["dry_run"] is True
     assert (summary["state"], summary["rows"], summary["imported"], summary["failed"]) == (
-        "succeeded_with_errors", 4, 2, 2)
+        "validated", 4, 2, 2)
     assert summary["new_events"] == {"new1": True, "new2": False}
     assert (summary["enabled_events"], summary["max_enabled_events"]) == (1, 2)
     assert job.dry_run and job.error_csv_key

@@ -60,3 +60,25 @@ def test_error_csv_link_needs_a_logged_in_member(import_file, client, make_user,
     response = client.get(link)
     assert response.status_code == 200
     assert b"REPRO_ERRORS" in b"".join(response.streaming_content)
+
+
+def test_dry_run_email_says_what_would_be_imported(import_file, project):
+    from imports.models import AppUser
+
+    AppUser.objects.create(project=project, user_id="u1")
+    import_file(b"user_id,plan\nu1,gold\nghost,x\n", "user_profiles", "plans.csv", "--dry-run")
+    (message,) = mail.outbox
+    assert message.subject == "[Repro] Validation finished: plans.csv"
+    body = message.body
+    for text in ("A file was validated for Shop. Nothing was imported.", "State: Validated", "Would be imported: 1",
+                 "Failed: 1", "User profile keys in this file, with the types an import would give them:\n  plan (string)"):
+        assert text in body, text
+    assert "updated" not in body and "Imported:" not in body
+    assert "User profile keys in this file" in message.alternatives[0][0]
+
+
+def test_dry_run_that_fails_says_validation_failed(import_file):
+    import_file(b"user_id,event_name,event_properties,x\nu,e,\n", "events", "bad.csv", "--dry-run")
+    (message,) = mail.outbox
+    assert message.subject == "[Repro] Validation failed: bad.csv"
+    assert message.body.startswith("A file could not be validated for Shop. Nothing was imported.")

@@ -9,6 +9,7 @@ from django.core.files.storage import default_storage
 
 from imports import jobs, pipeline
 from imports.models import AppUser, ImportPart, TrackedEvent
+from tests.support import chunk_commit_failing, expire_leases
 
 
 def events_file(rows=1000):
@@ -100,10 +101,10 @@ def test_watchdog_queues_stalled_parts_and_jobs_again(project, split, settings, 
     job = import_job(project, events_file())
     with django_capture_on_commit_callbacks(execute=False):
         pipeline.run(job.pk, inline=False)  # parts planned and queued, but their tasks are "lost"
-    stale = timezone.now() - timedelta(seconds=settings.IMPORT_STALL_SECONDS + 1)
-    ImportPart.objects.filter(job=job).update(heartbeat_at=stale)
+    expired = timezone.now() - timedelta(seconds=1)
+    ImportPart.objects.filter(job=job).update(lease_expires_at=expired)
     lost = import_job(project, events_file())  # a queued job whose task was lost
-    ImportJob.objects.filter(pk=lost.pk).update(created_at=stale)
+    ImportJob.objects.filter(pk=lost.pk).update(lease_expires_at=expired)
     fresh = import_job(project, events_file())  # queued just now: left alone
     with django_capture_on_commit_callbacks(execute=True):
         assert jobs.import_jobs_resume_stalled() == 11 + 1
@@ -119,21 +120,14 @@ def test_watchdog_queues_stalled_parts_and_jobs_again(project, split, settings, 
 def test_losing_the_database_leaves_the_job_to_be_resumed(project, split, monkeypatch):
     from django.db import OperationalError
 
-    real_commit = jobs.chunk_commit
-    calls = []
-
-    def flaky_commit(**kwargs):
-        calls.append(1)
-        if len(calls) == 4:
-            raise OperationalError("server closed the connection unexpectedly")
-        return real_commit(**kwargs)
-
-    monkeypatch.setattr(jobs, "chunk_commit", flaky_commit)
+    chunk_commit_failing(monkeypatch, at=4, error=OperationalError("server closed the connection unexpectedly"))
     job = import_job(project, events_file())
     with pytest.raises(OperationalError):
         pipeline.run(job.pk)
     job.refresh_from_db()
     assert job.state == "running" and 0 < job.rows_read < 1000 and not job.failure_message
+    assert pipeline.run(job.pk).rows_read == job.rows_read  # its lease is live: a second run leaves it
+    expire_leases(job)  # the dead run renews nothing: the watchdog's run resumes it
     job = pipeline.run(job.pk)
     assert (job.state, job.rows_read, job.imported + job.failed) == ("succeeded_with_errors", 1000, 1000)
     assert TrackedEvent.objects.filter(job=job).count() == job.imported

@@ -87,7 +87,7 @@ def test_a_run_that_loses_the_race_for_an_object_creates_nothing(put_object, pro
 
 
 # SQLite's in-memory test database makes concurrent writers fail at once instead of waiting.
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent runs are raced on PostgreSQL")
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent runs are raced on PostgreSQL (bin/test runs it when postgresql is installed)")
 @pytest.mark.django_db(transaction=True)
 def test_two_runs_at_once_create_no_duplicate(put_object, project):
     names = [f"part-{number:02}.csv" for number in range(20)]

@@ -12,6 +12,7 @@ from imports import jobs, pipeline, s3
 from imports.credentials import s3_access_key_issue
 from imports.models import AppUser, TrackedEvent
 from imports.s3_discovery import s3_imports_discover
+from tests.support import expire_leases
 
 HEADER = b"user_id,event_name,event_properties\n"
 
@@ -80,6 +81,7 @@ def test_an_interrupted_job_resumes_from_its_checkpoint_on_the_stream(put_object
         pass
     job.refresh_from_db()
     assert (job.state, job.rows_read) == ("running", 10)
+    expire_leases(job)  # the killed run renews nothing
     # The S3 body cannot seek: the second run reads forward to the checkpoint.
     job = pipeline.run(job.pk)
     assert (job.state, job.rows_read, job.imported) == ("succeeded", 35, 35)
@@ -155,3 +157,17 @@ def test_a_100_mb_object_imports_with_flat_memory(s3_bucket, project, tmp_path):
 
     assert (job.state, job.imported) == ("succeeded", number)
     assert memory.growth < 60 * 1024 * 1024, f"RSS grew by {memory.growth / 1024 / 1024:.0f} MB"
+
+
+def test_error_csv_gone_from_the_bucket_is_a_404_page(s3_bucket, project, alice_client):
+    job = jobs.import_job_create(
+        project=project, kind="events", source="dashboard", file_name="events.csv",
+        content=io.BytesIO(HEADER + b",opened,\n"),
+    )
+    job = pipeline.run(job.pk)
+    url = f"/p/{project.app_id}/jobs/{job.pk}/errors.csv"
+    assert b"".join(alice_client.get(url).streaming_content).endswith(b"'user_id' is invalid\n")
+    s3.client("s3").delete_object(Bucket=s3_bucket, Key=job.error_csv_key)
+    response = alice_client.get(url)
+    assert response.status_code == 404
+    assert "is no longer stored" in response.content.decode()

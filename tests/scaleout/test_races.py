@@ -10,7 +10,7 @@ from imports import importers, services, sinks
 from imports.models import AppUser, EventDefinition, ImportJob
 
 pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions need PostgreSQL"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="concurrent transactions need PostgreSQL (bin/test runs it when postgresql is installed)"),
     pytest.mark.django_db(transaction=True),
 ]
 

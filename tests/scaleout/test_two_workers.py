@@ -31,8 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ROWS = 30_000
 
 pytestmark = [
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="separate processes share PostgreSQL, not SQLite"),
-    pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="separate processes share PostgreSQL, not SQLite (bin/test runs it when postgresql is installed)"),
+    pytest.mark.skipif(not shutil.which("redis-server"), reason="redis-server is not installed (apt-get install redis-server)"),
     pytest.mark.django_db(transaction=True),
 ]
 
@@ -155,6 +155,7 @@ def test_two_hosts_share_one_file_and_match_a_serial_import(project, host_env, h
 
 def test_a_host_killed_mid_part_the_job_still_completes_exactly_once(project, host_env, hosts, tmp_path, settings):
     settings.IMPORT_STALL_SECONDS = 1
+    host_env["IMPORT_STALL_SECONDS"] = "3"  # the victim's lease expires 3 s after its last chunk
     data = events_file(ROWS)
     victim = hosts()
     time.sleep(3)
@@ -163,7 +164,7 @@ def test_a_host_killed_mid_part_the_job_still_completes_exactly_once(project, ho
     victim.kill()  # its part's task is gone with it: the Redis broker does not redeliver
     assert not ImportJob.objects.get(pk=job.pk).is_final
     hosts()  # a replacement host; then the watchdog (a schedule in production) queues the rest again
-    time.sleep(2)
+    time.sleep(4)
     subprocess.run([sys.executable, "manage.py", "resume_stalled_imports"], cwd=ROOT,
                    env={**host_env, "IMPORT_STALL_SECONDS": "1"}, check=True, capture_output=True)
     wait_until(lambda: ImportJob.objects.get(pk=job.pk).is_final)

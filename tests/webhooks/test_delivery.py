@@ -275,7 +275,7 @@ def test_dry_run_event(import_file, receiver, make_endpoint, run_on_commit):
     with run_on_commit():
         import_file(HEADER + b"u1,e,\n", "events", "check.csv", "--dry-run")
     payload = json.loads(receiver.requests[0].body)
-    assert (payload["type"], payload["job"]["dry_run"], payload["job"]["state"]) == ("dry_run.finished", True, "succeeded")
+    assert (payload["type"], payload["job"]["dry_run"], payload["job"]["state"]) == ("dry_run.finished", True, "validated")
 
 
 def test_resend_starts_a_failed_delivery_again(import_file, receiver, make_endpoint, run_on_commit, settings):

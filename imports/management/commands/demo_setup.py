@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from imports import selectors, services
@@ -21,3 +22,4 @@ class Command(BaseCommand):
             f"Log in as {DEMO_USERNAME} / {DEMO_PASSWORD} "
             f"(project {project.name}, app ID {project.app_id}; the same login opens /admin/)."
         )
+        self.stdout.write(f"Links in emails point to {settings.SITE_URL}/ (SITE_URL).")

@@ -1,5 +1,6 @@
 import json
 import sys
+import traceback
 
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
@@ -21,7 +22,10 @@ class Command(BaseCommand):
         parser.add_argument("--project", required=True, metavar="APP_ID")
         parser.add_argument("--sync", action="store_true", help="run the import in this process")
         parser.add_argument("--dry-run", action="store_true", help="validate the whole file, write nothing")
-        parser.add_argument("--errors-out", metavar="FILE", help="also write the error CSV to FILE (with --sync)")
+        parser.add_argument(
+            "--errors-out", metavar="FILE",
+            help="also write the error CSV to FILE (with --sync); for a job that failed part-way, its remainder CSV",
+        )
 
     def handle(self, *args, kind, path, project, sync, dry_run, errors_out, **options):
         if errors_out and not sync:
@@ -39,11 +43,18 @@ class Command(BaseCommand):
         if not sync:
             self.stdout.write(str(job.pk))
             return
-        job = pipeline.run(job.pk, progress=self._progress if sys.stderr.isatty() else None)
+        try:
+            job = pipeline.run(job.pk, progress=self._progress if sys.stderr.isatty() else None)
+        except Exception:
+            # A bug failed the job (the pipeline did that): report it like any failure, with what it committed.
+            job = ImportJob.objects.get(pk=job.pk)
+            if not job.is_final:
+                raise
+            traceback.print_exc(file=sys.stderr)
         if sys.stderr.isatty():
             sys.stderr.write("\n")
-        if errors_out and job.error_csv_key:
-            with default_storage.open(job.error_csv_key, "rb") as source, open(errors_out, "wb") as target:
+        if errors_out and (written := job.error_csv_key or job.remainder_csv_key):
+            with default_storage.open(written, "rb") as source, open(errors_out, "wb") as target:
                 for block in iter(lambda: source.read(1 << 20), b""):
                     target.write(block)
         self.stdout.write(json.dumps(job_summary(job), ensure_ascii=False))
@@ -67,6 +78,14 @@ def job_summary(job: ImportJob) -> dict:
         "failed": job.failed,
         "message": job.failure_message,
     }
+    if job.partly_imported:
+        # Never "nothing was imported" when something was: say how much, and where the rest is.
+        summary["message"] += (
+            f" {job.imported:,} row(s) were imported before the import stopped and stay imported;"
+            " the rows that were not are in the job's remainder CSV (--errors-out FILE, or the job's page),"
+            " to import as it is."
+        )
+        summary["remainder_csv"] = bool(job.remainder_csv_key)
     if job.dry_run:
         summary.update(dry_run=True, **dry_run_report(job))
     return summary

@@ -18,6 +18,6 @@ def cache(size: int):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("imports", "0006_webhooks")]
+    dependencies = [("imports", "0009_direct_upload_embedded")]
 
     operations = [migrations.RunPython(cache(1000), cache(1))]
