@@ -493,7 +493,7 @@ def _error_csv_render(job: ImportJob) -> str:
     with tempfile.TemporaryFile() as out:
         out.write(errors_csv.encode_row(job.error_header))
         lines = ImportRowError.objects.filter(job=job).order_by("number").values_list("csv_line", flat=True)
-        for line in lines.iterator(chunk_size=sinks.ROW_ERROR_BATCH):
+        for line in lines.iterator(chunk_size=sinks.row_error_fetch_size()):
             out.write(bytes(line))
         out.seek(0)
         if default_storage.exists(key):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from itertools import chain, repeat
 
+from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
@@ -24,6 +25,10 @@ from imports.core.reader import printable
 from imports.models import AppUser, ImportJob, ImportRowError, Project, TrackedEvent
 
 ROW_ERROR_BATCH = 2000
+# Row errors go in, and come back out for the error CSV, in batches of at most about this many
+# bytes of CSV lines (a cut line is up to IMPORT_ERROR_ROW_BYTES): 2,000 lines of 64 KiB would be
+# 128 MB in one statement.
+ROW_ERROR_BATCH_BYTES = 8 * 1024 * 1024
 TRACKED_EVENT_COPY = (
     f"{TrackedEvent._meta.db_table} (project_id, app_user_id, event_id, job_id, properties, tracked_at)"
 )
@@ -187,18 +192,26 @@ def row_errors_insert(
 ) -> None:
     """The chunk's failed rows, each with its reasons and its finished line of the error CSV (a
     row past `max_bytes` cut, docs/decisions-core.md)."""
-    ImportRowError.objects.bulk_create(
-        [
-            ImportRowError(
-                job=job,
-                number=row.number,
-                line=row.line,
-                reasons=[printable(reason) for reason in reasons],
-                csv_line=errors_csv.error_line(
-                    row.values, reasons, header, errors_first=errors_first, max_bytes=max_bytes
-                ),
-            )
-            for row, reasons in failed
-        ],
-        batch_size=ROW_ERROR_BATCH,
-    )
+    errors = [
+        ImportRowError(
+            job=job,
+            number=row.number,
+            line=row.line,
+            reasons=[printable(reason) for reason in reasons],
+            csv_line=errors_csv.error_line(row.values, reasons, header, errors_first=errors_first, max_bytes=max_bytes),
+        )
+        for row, reasons in failed
+    ]
+    longest = max((len(error.csv_line) for error in errors), default=0)
+    ImportRowError.objects.bulk_create(errors, batch_size=row_error_batch(longest))
+
+
+def row_error_batch(line_bytes: int) -> int:
+    """How many row errors of up to `line_bytes` bytes of CSV line go in one batch."""
+    return max(1, min(ROW_ERROR_BATCH, ROW_ERROR_BATCH_BYTES // max(1, line_bytes)))
+
+
+def row_error_fetch_size() -> int:
+    """Stored error CSV lines to fetch at a time: each may be a cut row of IMPORT_ERROR_ROW_BYTES
+    plus its reasons."""
+    return row_error_batch(settings.IMPORT_ERROR_ROW_BYTES + 4096)
