@@ -10,29 +10,30 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import compress
 from typing import BinaryIO, Generic, TypeVar
 
 from django.db import transaction
 
 from imports import selectors, sinks
+from imports.core.chunks import Chunk
 from imports.core.events import (
+    CheckedEvents,
     EventColumns,
-    ValidEvent,
+    check_events,
     event_columns,
     event_limit_message,
     event_off_message,
     plan_event_definitions,
-    validate_event,
 )
 from imports.core.profiles import (
     MAX_HEADER_BYTES,
     ProfileColumns,
     ProfileType,
     check_profile_key_limit,
+    check_profiles,
     infer_types,
     profile_columns,
-    to_json_value,
-    validate_profile,
 )
 from imports.core.reader import (
     FileFormatError,
@@ -45,7 +46,7 @@ from imports.core.reader import (
 )
 from imports.models import EventDefinition, ImportJob, ProfileKey, Project
 
-FailedRow = tuple[Record, list[str]]  # a row and every reason it failed
+FailedRow = tuple[int, list[str]]  # a row (its index in the chunk) and every reason it failed
 Checked = TypeVar("Checked")
 
 
@@ -62,12 +63,6 @@ class ProfilePlan:
     types: dict[str, str]
     new_keys: list[str] = field(default_factory=list)
     ignored_keys: list[str] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class EventCheck:
-    failed: list[FailedRow]
-    valid: list[tuple[Record, ValidEvent]]
 
 
 @dataclass(slots=True)
@@ -92,14 +87,14 @@ class Importer(Generic[Checked]):
         """Whole-file checks that need the data rows (before any write)."""
         return None
 
-    def check(self, *, job: ImportJob, records: list[Record]) -> Checked:
+    def check(self, *, job: ImportJob, chunk: Chunk) -> Checked:
         raise NotImplementedError
 
-    def write(self, *, job: ImportJob, records: list[Record], checked: Checked) -> ChunkResult:
+    def write(self, *, job: ImportJob, chunk: Chunk, checked: Checked) -> ChunkResult:
         raise NotImplementedError
 
 
-class EventImporter(Importer[EventCheck]):
+class EventImporter(Importer[CheckedEvents]):
     """Event Bulk Tracking (SPEC 3): users and event definitions made as needed, events recorded."""
 
     columns: EventColumns
@@ -121,32 +116,33 @@ class EventImporter(Importer[EventCheck]):
             self.user_ids.update(sinks.app_user_ids(project, missing))
         return self.user_ids
 
-    def check(self, *, job: ImportJob, records: list[Record]) -> EventCheck:
-        checked = EventCheck(failed=[], valid=[])
-        for record in records:
-            result = validate_event(record, self.columns)
-            if isinstance(result, list):
-                checked.failed.append((record, result))
-            else:
-                checked.valid.append((record, result))
-        return checked
+    def check(self, *, job: ImportJob, chunk: Chunk) -> CheckedEvents:
+        return check_events(chunk, self.columns)
 
-    def write(self, *, job: ImportJob, records: list[Record], checked: EventCheck) -> ChunkResult:
-        failed = checked.failed
-        definitions = event_definitions(job, [event.event_name for _, event in checked.valid])
-        recorded: list[ValidEvent] = []
-        for record, event in checked.valid:
-            definition = definitions[event.event_name]
-            if definition.enabled:
-                recorded.append(event)
-            else:
-                off = event_limit_message if definition.added_off else event_off_message
-                failed.append((record, [off(event.event_name)]))
-        if not job.dry_run and recorded:
-            user_ids = self._user_ids(job.project, {event.user_id for event in recorded})
-            event_ids = {name: definition.id for name, definition in definitions.items()}
-            sinks.tracked_events_insert(job, recorded, user_ids, event_ids)
-        return ChunkResult(imported=len(recorded), failed=failed)
+    def write(self, *, job: ImportJob, chunk: Chunk, checked: CheckedEvents) -> ChunkResult:
+        failed = list(checked.failed)
+        names = checked.event_names
+        definitions = event_definitions(job, names)
+        columns = (checked.user_ids, names, checked.properties_json)
+        if not all(definition.enabled for definition in definitions.values()):
+            on = [definitions[name].enabled for name in names]
+            for row, name, enabled in zip(checked.rows, names, on):
+                if not enabled:
+                    definition = definitions[name]
+                    off = event_limit_message if definition.added_off else event_off_message
+                    failed.append((row, [off(name)]))
+            columns = tuple(list(compress(column, on)) for column in columns)
+        user_ids, names, texts = columns
+        if not job.dry_run and user_ids:
+            sinks.tracked_events_insert(
+                job,
+                user_ids=user_ids,
+                event_names=names,
+                properties_json=texts,
+                app_user_ids=self._user_ids(job.project, set(user_ids)),
+                event_ids={name: definition.id for name, definition in definitions.items()},
+            )
+        return ChunkResult(imported=len(user_ids), failed=failed)
 
 
 class ProfileImporter(Importer[ProfileCheck]):
@@ -201,29 +197,24 @@ class ProfileImporter(Importer[ProfileCheck]):
             ignored_keys=off,
         )
 
-    def check(self, *, job: ImportJob, records: list[Record]) -> ProfileCheck:
+    def check(self, *, job: ImportJob, chunk: Chunk) -> ProfileCheck:
         """Rows checked against the users that exist (a read: profile imports never create users)
         and merged into one patch per user."""
         types = {name: ProfileType(type_) for name, type_ in job.profile_key_types.items()}
         # Keys turned Off are not changed by imports: their columns are left out.
         columns = replace(self.columns, keys={k: i for k, i in self.columns.keys.items() if k in types})
         index = columns.user_id
-        candidates = {
-            r.values[index] for r in records if index < len(r.values) and not (r.bad_utf8 and has_bad_utf8(r.values[index]))
-        }
+        candidates = {values[index] for values in chunk.rows if index < len(values)}
+        if chunk.bad_utf8:
+            candidates = {user_id for user_id in candidates if not has_bad_utf8(user_id)}
         registered = sinks.registered_user_ids(job.project, candidates)
-        checked = ProfileCheck(failed=[], patches={}, imported=0)
-        for record in records:
-            result = validate_profile(record, columns, types, registered)
-            if isinstance(result, list):
-                checked.failed.append((record, result))
-            else:  # file order: a later row for the same user wins, key by key
-                patch = checked.patches.setdefault(registered[result.user_id], {})
-                patch.update((key, to_json_value(value)) for key, value in result.values.items())
-        checked.imported = len(records) - len(checked.failed)
-        return checked
+        checked = check_profiles(chunk, columns, types, registered)
+        patches: dict[int, dict] = {}
+        for user_id, values in zip(checked.user_ids, checked.values):  # file order: a later row wins, key by key
+            patches.setdefault(registered[user_id], {}).update(values)
+        return ProfileCheck(failed=checked.failed, patches=patches, imported=len(checked.rows))
 
-    def write(self, *, job: ImportJob, records: list[Record], checked: ProfileCheck) -> ChunkResult:
+    def write(self, *, job: ImportJob, chunk: Chunk, checked: ProfileCheck) -> ChunkResult:
         if not job.dry_run and checked.patches:
             sinks.profiles_merge(checked.patches)
         return ChunkResult(imported=checked.imported, failed=checked.failed)

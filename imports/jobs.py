@@ -38,7 +38,7 @@ from imports.webhooks import services as webhooks
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-    from imports.core.reader import Record
+    from imports.core.chunks import Chunk
     from imports.importers import Importer, ProfilePlan
 
 logger = logging.getLogger(__name__)
@@ -362,34 +362,42 @@ def import_part_claim(part: ImportPart) -> ImportPart | None:
 
 
 def chunk_commit(
-    *, part: ImportPart, job: ImportJob, importer: Importer, header: list[str], records: list[Record], checked: object
+    *, part: ImportPart, job: ImportJob, importer: Importer, header: list[str], chunk: Chunk, checked: object
 ) -> None:
-    """Write one chunk, its row errors and the part's new checkpoint atomically; updates ``part``.
+    """Write one chunk, its row errors and the part's new checkpoint (the chunk's end) atomically;
+    updates ``part``.
 
     The part row is the lock: a second run of the same part finds the checkpoint moved and stops.
     The job's counters move by increments, so parallel parts never overwrite each other's counts.
     """
+    rows = len(chunk.rows)
     with transaction.atomic():
         locked = ImportPart.objects.select_for_update().get(pk=part.pk)
-        if locked.checkpoint_offset != part.checkpoint_offset or locked.state != ImportPart.State.RUNNING:
+        if locked.checkpoint_offset != chunk.start.offset or locked.state != ImportPart.State.RUNNING:
             raise CheckpointMoved
         if locked.lease_owner != part.lease_owner:
             raise LeaseLost
         if job.dry_run:  # a dry run is one part; it keeps its plans in the job's planned_events
             job = ImportJob.objects.select_related("project").select_for_update(of=("self",)).get(pk=job.pk)
-        result = importer.write(job=job, records=records, checked=checked)
-        sinks.row_errors_insert(job, result.failed, header=header, errors_first=importer.errors_first)
-        locked.rows_done += len(records)
+        result = importer.write(job=job, chunk=chunk, checked=checked)
+        sinks.row_errors_insert(
+            job,
+            [(chunk.row(index), reasons) for index, reasons in result.failed],
+            header=header,
+            errors_first=importer.errors_first,
+            max_bytes=settings.IMPORT_ERROR_ROW_BYTES,
+        )
+        locked.rows_done += rows
         locked.imported += result.imported
         locked.failed += len(result.failed)
-        locked.checkpoint_offset = records[-1].end
-        locked.checkpoint_line = records[-1].last_line
+        locked.checkpoint_offset = chunk.end.offset
+        locked.checkpoint_line = chunk.end.lines
         locked.heartbeat_at = timezone.now()
         locked.lease_expires_at = _lease_end()
         locked.save(update_fields=["rows_done", "imported", "failed", "checkpoint_offset", "checkpoint_line",
                                    "heartbeat_at", "lease_expires_at"])
         counters = {
-            "rows_read": F("rows_read") + len(records),
+            "rows_read": F("rows_read") + rows,
             "imported": F("imported") + result.imported,
             "failed": F("failed") + len(result.failed),
             "lease_expires_at": locked.lease_expires_at,  # the job is alive while any part works on it
@@ -485,7 +493,7 @@ def _error_csv_render(job: ImportJob) -> str:
     with tempfile.TemporaryFile() as out:
         out.write(errors_csv.encode_row(job.error_header))
         lines = ImportRowError.objects.filter(job=job).order_by("number").values_list("csv_line", flat=True)
-        for line in lines.iterator(chunk_size=sinks.ROW_ERROR_BATCH):
+        for line in lines.iterator(chunk_size=sinks.row_error_fetch_size()):
             out.write(bytes(line))
         out.seek(0)
         if default_storage.exists(key):

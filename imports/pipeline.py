@@ -15,9 +15,9 @@ import logging
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from itertools import islice
 from typing import BinaryIO
 
 from django.conf import settings
@@ -26,18 +26,9 @@ from django.db import InterfaceError, OperationalError, connection, connections,
 from imports import direct_uploads, jobs, sources
 from imports.core import errors_csv
 from imports.importers import Importer, importer_for
+from imports.core.chunks import Checkpoint, Chunk, count_rows, read_chunks
 from imports.core.limits import MAX_ROWS, MESSAGE_INTERNAL_ERROR, check_row_count
-from imports.core.reader import (
-    FileFormatError,
-    Header,
-    Message,
-    Record,
-    iter_records,
-    open_decompressed,
-    read_header,
-    scan,
-    skip_to,
-)
+from imports.core.reader import FileFormatError, Header, Message, iter_records, open_decompressed, read_header, skip_to
 from imports.models import ImportJob, ImportPart
 
 logger = logging.getLogger(__name__)
@@ -121,29 +112,32 @@ def _run_part_chunks(part: ImportPart, progress: Callable[[ImportJob], None] | N
         return
     importer = importer_for(job)
 
-    def commit(records: list[Record], checked: object) -> None:
-        jobs.chunk_commit(
-            part=part, job=job, importer=importer, header=header.names, records=records, checked=checked
-        )
+    def commit(chunk: Chunk, checked: object) -> None:
+        jobs.chunk_commit(part=part, job=job, importer=importer, header=header.names, chunk=chunk, checked=checked)
         reset_queries()  # with DEBUG on, Django keeps every query (chunks carry megabytes of data)
         if progress:
             job.refresh_from_db(fields=["rows_read", "total_rows"])
             progress(job)
 
-    with _open_at(job, importer, part.checkpoint_offset) as (stream, header):
-        records = iter_records(
-            stream, start=part.checkpoint_offset, number=part.first_number + part.rows_done, line=part.checkpoint_line
+    start = Checkpoint(part.checkpoint_offset, part.first_number + part.rows_done, part.checkpoint_line)
+    with _open_at(job, importer, start.offset) as (stream, header):
+        chunks = read_chunks(
+            stream,
+            start=start,
+            max_rows=part.rows - part.rows_done,
+            chunk_rows=settings.IMPORT_CHUNK_ROWS,
+            chunk_bytes=settings.IMPORT_CHUNK_BYTES,
+            max_file_bytes=settings.IMPORT_MAX_DECOMPRESSED_BYTES,
         )
-        remaining = islice(records, part.rows - part.rows_done)
         with _chunk_writer(commit) as write:
-            while chunk := list(islice(remaining, settings.IMPORT_CHUNK_ROWS)):
-                write(chunk, importer.check(job=job, records=chunk))
+            for chunk in chunks:
+                write(chunk, importer.check(job=job, chunk=chunk))
     if jobs.import_part_finish(part=part):
         jobs.import_job_finish(job=job)
 
 
 @contextmanager
-def _chunk_writer(commit: Callable[[list[Record], object], None]) -> Iterator[Callable[[list[Record], object], None]]:
+def _chunk_writer(commit: Callable[[Chunk, object], None]) -> Iterator[Callable[[Chunk, object], None]]:
     """Where chunks are committed: on a writer thread with its own connection on PostgreSQL, so
     the database's share of the work (COPY, index updates) overlaps reading and checking the next
     chunk; in this thread when already inside a transaction (a test's), or on SQLite."""
@@ -164,18 +158,18 @@ class _ChunkWriter:
     at its next submit or at close, so a chunk is never skipped and the checkpoint stays exact.
     """
 
-    def __init__(self, commit: Callable[[list[Record], object], None]) -> None:
+    def __init__(self, commit: Callable[[Chunk, object], None]) -> None:
         self._commit = commit
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="chunk-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, records: list[Record], checked: object) -> None:
+    def submit(self, chunk: Chunk, checked: object) -> None:
         while True:
             self._raise_error()
             try:
-                self._queue.put((records, checked), timeout=0.5)
+                self._queue.put((chunk, checked), timeout=0.5)
                 return
             except queue.Full:
                 continue
@@ -209,10 +203,19 @@ def _check_file_and_plan(job: ImportJob) -> None:
         direct_uploads.upload_verify(job)  # the object must be the file the API request declared
     importer = importer_for(job)
     with _open_at(job, importer, 0) as (stream, header):
-        counted = scan(stream, start=header.end, every=settings.IMPORT_PART_ROWS, max_rows=MAX_ROWS)
+        # One row past the limit tells an exact "too many rows" count from a count stopped early.
+        counted = count_rows(
+            stream,
+            start=Checkpoint.after_header(header),
+            every=settings.IMPORT_PART_ROWS,
+            max_rows=MAX_ROWS + 1,
+            max_file_bytes=settings.IMPORT_MAX_DECOMPRESSED_BYTES,
+            progress=_heartbeat(job.pk),
+            progress_bytes=HEARTBEAT_BYTES,
+        )
         compressed = isinstance(stream, gzip.GzipFile)
     jobs.import_job_touch(job_id=job.pk)  # the lease outlives the counting pass
-    check_row_count(counted.rows)
+    check_row_count(counted.rows, stopped=counted.over_limit)
     if importer.prepare_reads_rows:
         with _open_at(job, importer, 0) as (stream, header):
             plan = importer.prepare(job=job, header=header, records=iter_records(stream, start=header.end))
@@ -226,7 +229,7 @@ def _check_file_and_plan(job: ImportJob) -> None:
         and not compressed
         and (job.byte_size or 0) >= settings.IMPORT_SPLIT_MIN_BYTES
     )
-    starts = (counted.row_starts if splittable else counted.row_starts[:1]) or [(header.end, 0, 1)]
+    starts = (counted.cuts if splittable else counted.cuts[:1]) or [Checkpoint.after_header(header)]
     jobs.import_job_plan(
         job=job,
         total_rows=counted.rows,
@@ -234,6 +237,24 @@ def _check_file_and_plan(job: ImportJob) -> None:
         error_header=errors_csv.error_header(header.names, errors_first=importer.errors_first),
         plan=plan,
     )
+
+
+# The counting pass of a huge file commits nothing for a while: it tells the watchdog it is alive
+# at most every HEARTBEAT_SECONDS, looking at the clock every HEARTBEAT_BYTES decompressed bytes.
+HEARTBEAT_SECONDS = 2
+HEARTBEAT_BYTES = 4 * 1024 * 1024
+
+
+def _heartbeat(job_id: int) -> Callable[[int], None]:
+    last = time.monotonic()
+
+    def beat(offset: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= HEARTBEAT_SECONDS:
+            jobs.import_job_touch(job_id=job_id)
+            last = time.monotonic()
+
+    return beat
 
 
 @contextmanager

@@ -17,7 +17,7 @@ import tempfile
 from django.core.files import File
 from django.core.files.storage import default_storage
 
-from imports import sources
+from imports import sinks, sources
 from imports.core import errors_csv
 from imports.core.chunks import Checkpoint, read_chunks
 from imports.core.reader import open_decompressed, read_header, skip_to
@@ -65,7 +65,7 @@ def _failed_rows_write(out, job: ImportJob, *, first: int, last: int) -> None:
         .order_by("number")
         .values_list("csv_line", flat=True)
     )
-    for line in lines.iterator(chunk_size=1000):
+    for line in lines.iterator(chunk_size=sinks.row_error_fetch_size()):
         out.write(bytes(line))
 
 

@@ -202,6 +202,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DASHBOARD_UPLOAD_MAX_BYTES = _env_int("DASHBOARD_UPLOAD_MAX_BYTES", 150 * 1024 * 1024)
 IMPORT_CHUNK_ROWS = _env_int("IMPORT_CHUNK_ROWS", 10_000)
+# Bounds by bytes (issue 12): a chunk also closes at this many bytes of rows (up to three chunks
+# are in memory at once: read, queued, being written; 8 MiB keeps a worker of 100 KB rows under
+# 200 MB, docs/performance.md); a file whose content passes this many bytes once decompressed
+# fails; a failed row's values are kept in the error CSV up to this many bytes, cut beyond
+# (docs/decisions-core.md).
+IMPORT_CHUNK_BYTES = _env_int("IMPORT_CHUNK_BYTES", 8 * 1024 * 1024)
+IMPORT_MAX_DECOMPRESSED_BYTES = _env_int("IMPORT_MAX_DECOMPRESSED_BYTES", 4 * 1024**3)
+IMPORT_ERROR_ROW_BYTES = _env_int("IMPORT_ERROR_ROW_BYTES", 64 * 1024)
 # An events file of at least this many bytes is cut into parts of this many rows, run in parallel.
 IMPORT_SPLIT_MIN_BYTES = _env_int("IMPORT_SPLIT_MIN_BYTES", 32 * 1024 * 1024)
 IMPORT_PART_ROWS = _env_int("IMPORT_PART_ROWS", 200_000)

@@ -24,6 +24,7 @@ from functools import cache
 from itertools import repeat
 from typing import BinaryIO, NamedTuple
 
+from imports.core.i18n import gettext_noop
 from imports.core.reader import (
     _CORRUPT_ERRORS,
     MAX_RECORD_BYTES,
@@ -43,7 +44,7 @@ COUNT_EVERY = 100_000
 PROGRESS_BYTES = 64 * 1024 * 1024
 BLOCK_BYTES = 1 << 20  # read from the (decompressed) stream at a time
 
-MESSAGE_FILE_TOO_LARGE = "file is over {limit} bytes when decompressed"
+MESSAGE_FILE_TOO_LARGE = gettext_noop("file is over {limit} bytes when decompressed")
 
 # One record, blank lines before it included, by the quote-parity rule: any input tiles into these.
 _PARITY_RECORD = rb'(?:\r*+\n)*+[^"\n]*+(?:"[^"]*+"[^"\n]*+)*+\n'
