@@ -55,7 +55,7 @@ def timed_pages(app_id: str, job_id: int) -> list[tuple[str, float, float]]:
     from imports.models import EventDefinition, Project
 
     project = Project.objects.get(app_id=app_id)
-    client = Client()
+    client = Client()  # requests go as HTTPS: with DEBUG off, plain HTTP is redirected (SECURE_SSL_REDIRECT)
     client.force_login(project.members.get())
     definition = EventDefinition.objects.filter(project=project).order_by("name").first()
     pages = {
@@ -74,7 +74,7 @@ def timed_pages(app_id: str, job_id: int) -> list[tuple[str, float, float]]:
         times = []
         for _ in range(RUNS + 1):
             started = time.perf_counter()
-            response = client.get(url)
+            response = client.get(url, secure=True)
             times.append(time.perf_counter() - started)
             assert response.status_code == 200, (url, response.status_code)
         results.append((name, times[0], statistics.median(times[1:])))
@@ -87,7 +87,7 @@ def counts_plan(client, url: str) -> str:
     from django.test.utils import CaptureQueriesContext
 
     with CaptureQueriesContext(connection) as queries:
-        client.get(url)
+        client.get(url, secure=True)
     (sql,) = [q["sql"] for q in queries.captured_queries if "GROUP BY" in q["sql"] and "imports_trackedevent" in q["sql"]]
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
