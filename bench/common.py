@@ -1,5 +1,6 @@
 """Shared by the benchmarks: run a manage.py command measuring time and peak RSS, and the COPY floor."""
 
+import json
 import os
 import resource
 import subprocess
@@ -132,3 +133,9 @@ def copy_floor(path: Path, columns: list[str]) -> float:
 
 def machine() -> str:
     return f"{os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB, Python {sys.version.split()[0]}"
+
+
+def timed_undo(job_id: int) -> tuple[float, int, dict]:
+    """Seconds, peak RSS and the JSON summary of `undo_import JOB --sync` (issue 16)."""
+    run = timed_manage("undo_import", str(job_id), "--sync")
+    return run.seconds, run.peak_rss, json.loads(run.out.strip().splitlines()[-1])

@@ -8,7 +8,7 @@ beside two floors in the same run:
   against it;
 - the raw COPY floor (issue 4): the file's bytes into an UNLOGGED table of text columns.
 
-Run with `bench/run profiles_import [ROWS …]`.
+Run with `bench/run profiles_import [ROWS …] [--undo]` (`--undo` then times undoing it, issue 16).
 """
 
 import json
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import psycopg
-from common import ClusterCpu, Floor, copy_floor, database_url, machine, manage, timed_manage
+from common import ClusterCpu, Floor, copy_floor, database_url, machine, manage, timed_manage, timed_undo
 from events_import import start_up_cpu
 
 COLUMNS = ["rank", "points", "ltv", "signed_up", "city", "plan", "age", "score", "last_seen", "note"]
@@ -74,7 +74,7 @@ def final_table_floor(app_id: str) -> Floor:
 
 
 def main() -> None:
-    sizes = [int(arg) for arg in sys.argv[1:]] or [1_000_000]
+    sizes = [int(arg) for arg in sys.argv[1:] if not arg.startswith("--")] or [1_000_000]
     manage("migrate", "--noinput")
     print(f"machine: {machine()}, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -99,6 +99,10 @@ def main() -> None:
                 f"raw COPY floor {raw_floor:.2f} s ({seconds / raw_floor:.2f}x) | imported {summary['imported']:,}, "
                 f"failed {summary['failed']:,}"
             )
+            if "--undo" in sys.argv:  # issue 16: restoring every value from the before-images
+                seconds, peak, undone = timed_undo(summary["job"])
+                print(f"  undo_import --sync: {seconds:.2f} s, peak RSS {peak / 2**20:.0f} MB, "
+                      f"{undone['values_restored']:,} values restored")
 
 
 if __name__ == "__main__":

@@ -261,3 +261,66 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     def resend(self, request, queryset):
         restarted = sum(webhooks.webhook_delivery_resend(delivery=delivery) for delivery in queryset)
         self.message_user(request, f"{restarted} failed deliveries are being sent again.")
+
+
+# --- issue 16: what imports wrote, undos and the audit trail: read-only records ------------------
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written only by services (an import, an undo); an operator may look, never change."""
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class ImportUndoKeptValueInline(admin.TabularInline):
+    model = models.ImportUndoKeptValue
+    extra = 0
+    fields = ["user_id", "key", "value", "set_by_job", "value_before", "set_by_before"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(models.ImportUndo)
+class ImportUndoAdmin(ReadOnlyAdmin):
+    inlines = [ImportUndoKeptValueInline]
+    list_display = ["job", "state", "phase", "steps_done", "steps_total", "events_removed", "users_removed",
+                    "values_restored", "values_kept", "requested_by", "created_at", "finished_at"]
+    list_filter = ["state", "phase", "created_at"]
+    search_fields = ["job__id", "job__file_name", "job__project__app_id", "requested_by__username", "started_by"]
+    list_select_related = ["job", "requested_by"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(models.AuditRecord)
+class AuditRecordAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "project", "action", "actor_label", "job"]
+    list_filter = ["action", "created_at"]
+    search_fields = ["project__app_id", "project__name", "actor_label", "job__id"]
+    list_select_related = ["project", "job"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(models.ImportedEventBatch)
+class ImportedEventBatchAdmin(ReadOnlyAdmin):
+    list_display = ["job", "first_number", "event", "tracked_at", "row_count"]
+    search_fields = ["job__id", "event__name"]
+    list_select_related = ["job", "event"]
+    show_full_result_count = False
+
+
+@admin.register(models.ProfileBeforeImage)
+class ProfileBeforeImageAdmin(ReadOnlyAdmin):
+    list_display = ["job", "first_number"]
+    search_fields = ["job__id"]
+    list_select_related = ["job"]
+    show_full_result_count = False

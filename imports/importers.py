@@ -15,7 +15,7 @@ from typing import BinaryIO, Generic, TypeVar
 
 from django.db import transaction
 
-from imports import selectors, sinks
+from imports import provenance, selectors, sinks
 from imports.core.chunks import Chunk
 from imports.core.events import (
     CheckedEvents,
@@ -108,12 +108,12 @@ class EventImporter(Importer[CheckedEvents]):
     def check_header(self, header: Header) -> None:
         self.columns = event_columns(header)
 
-    def _user_ids(self, project: Project, user_ids: set[str]) -> dict[str, int]:
+    def _user_ids(self, job: ImportJob, user_ids: set[str]) -> dict[str, int]:
         missing = user_ids.difference(self.user_ids)
         if missing:
             if len(self.user_ids) + len(missing) > self.USER_CACHE_SIZE:
                 self.user_ids.clear()
-            self.user_ids.update(sinks.app_user_ids(project, missing))
+            self.user_ids.update(sinks.app_user_ids(job.project, missing, created_by_job=job))
         return self.user_ids
 
     def check(self, *, job: ImportJob, chunk: Chunk) -> CheckedEvents:
@@ -122,6 +122,8 @@ class EventImporter(Importer[CheckedEvents]):
     def write(self, *, job: ImportJob, chunk: Chunk, checked: CheckedEvents) -> ChunkResult:
         failed = list(checked.failed)
         names = checked.event_names
+        if not job.dry_run:
+            provenance.references_lock_shared(project_id=job.project_id)
         definitions = event_definitions(job, names)
         columns = (checked.user_ids, names, checked.properties_json)
         if not all(definition.enabled for definition in definitions.values()):
@@ -134,13 +136,18 @@ class EventImporter(Importer[CheckedEvents]):
             columns = tuple(list(compress(column, on)) for column in columns)
         user_ids, names, texts = columns
         if not job.dry_run and user_ids:
-            sinks.tracked_events_insert(
+            event_ids = {name: definition.id for name, definition in definitions.items()}
+            tracked_at = sinks.tracked_events_insert(
                 job,
                 user_ids=user_ids,
                 event_names=names,
                 properties_json=texts,
-                app_user_ids=self._user_ids(job.project, set(user_ids)),
-                event_ids={name: definition.id for name, definition in definitions.items()},
+                app_user_ids=self._user_ids(job, set(user_ids)),
+                event_ids=event_ids,
+            )
+            provenance.event_batches_record(
+                job=job, first_number=chunk.first_number, tracked_at=tracked_at,
+                event_ids=[event_ids[name] for name in names],
             )
         return ChunkResult(imported=len(user_ids), failed=failed)
 
@@ -216,7 +223,7 @@ class ProfileImporter(Importer[ProfileCheck]):
 
     def write(self, *, job: ImportJob, chunk: Chunk, checked: ProfileCheck) -> ChunkResult:
         if not job.dry_run and checked.patches:
-            sinks.profiles_merge(checked.patches)
+            provenance.profiles_merge(job=job, first_number=chunk.first_number, patches=checked.patches)
         return ChunkResult(imported=checked.imported, failed=checked.failed)
 
 

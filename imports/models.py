@@ -319,7 +319,15 @@ class AppUser(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="app_users")
     user_id = models.CharField(_("user ID"), max_length=MAX_NAME_CHARS)
     profile = models.JSONField(_("profile"), default=dict, blank=True)
+    # Which import last set each profile key ({key: import job id}), merged with the values.
+    # A database default too, so rows inserted by hand (benchmarks, scripts) need not name it.
+    profile_set_by = models.JSONField(
+        _("profile keys set by"), default=dict, db_default=models.Value({}, models.JSONField()), blank=True
+    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    created_by_job = models.ForeignKey(
+        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_users"
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "user_id"], name="app_user_unique_user_id")]
@@ -421,7 +429,6 @@ class WebhookEvent(models.TextChoices):
     IMPORT_SUCCEEDED_WITH_ERRORS = "import.succeeded_with_errors", _("Import succeeded with errors")
     IMPORT_FAILED = "import.failed", _("Import failed")
     DRY_RUN_FINISHED = "dry_run.finished", _("Validation finished")
-    # Sent once undoing an import exists; endpoints can choose it already.
     UNDO_FINISHED = "undo.finished", _("Undo finished")
     TEST = "test", _("Test event")
 
@@ -518,3 +525,145 @@ class WebhookAttempt(models.Model):
     @property
     def succeeded(self) -> bool:
         return self.status_code is not None and 200 <= self.status_code < 300
+
+
+# --- What an import wrote, and undoing it (issue 16) -----------------------------------------
+
+
+class ImportedEventBatch(models.Model):
+    """The rows of one event that one chunk of an events import tracked.
+
+    A chunk's events share one ``tracked_at``, so (project, event, tracked_at) — the events
+    table's own index — finds exactly them; an undo removes a batch and its rows together.
+    """
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="event_batches")
+    event = models.ForeignKey(EventDefinition, on_delete=models.CASCADE, related_name="+")
+    first_number = models.BigIntegerField()  # the chunk's first data row: identifies and orders the chunk
+    tracked_at = models.DateTimeField()
+    row_count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "first_number", "event"], name="imported_event_batch_unique")
+        ]
+        indexes = [models.Index(fields=["event", "tracked_at"], name="imported_event_batch_event")]
+
+
+class ProfileBeforeImage(models.Model):
+    """What one chunk of a profiles import overwrote: each user's profile and ``profile_set_by``
+    as they were, and which keys the chunk set for them. Written in the chunk's transaction by the
+    same statement as the merge (whole columns are copied: no per-user work); undo applies them
+    newest first."""
+
+    job = models.ForeignKey(ImportJob, on_delete=models.CASCADE, related_name="profile_before_images")
+    first_number = models.BigIntegerField()
+    old_profiles = models.JSONField()  # {app user pk: profile before the chunk}
+    old_set_by = models.JSONField()  # {app user pk: profile_set_by before the chunk}
+    key_sets = models.JSONField()  # [[key, …], …]: the distinct sets of keys the chunk set
+    user_key_sets = models.JSONField()  # {app user pk: index into key_sets}
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "first_number"], name="profile_before_image_unique")
+        ]
+
+
+class ImportUndo(models.Model):
+    """Taking an import back, run in the background in checkpointed steps; at most one per import."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Undone")
+        FAILED = "failed", _("Failed")
+
+    class Phase(models.TextChoices):
+        DATA = "data", _("Removing events or restoring profile values")
+        USERS = "users", _("Removing users the import created")
+        DEFINITIONS = "definitions", _("Removing event definitions or profile keys the import created")
+        DONE = "done", _("Done")
+
+    FINAL_STATES = (State.SUCCEEDED, State.FAILED)
+
+    job = models.OneToOneField(ImportJob, on_delete=models.CASCADE, related_name="undo")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    started_by = models.CharField(_("started by"), max_length=255, blank=True)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices, default=State.QUEUED)
+    phase = models.CharField(_("phase"), max_length=12, choices=Phase.choices, default=Phase.DATA)
+    steps_total = models.PositiveIntegerField(_("steps"), default=0)
+    steps_done = models.PositiveIntegerField(_("steps done"), default=0)
+    events_removed = models.BigIntegerField(_("events removed"), default=0)
+    users_removed = models.BigIntegerField(_("users removed"), default=0)
+    definitions_removed = models.PositiveIntegerField(_("event definitions or profile keys removed"), default=0)
+    values_restored = models.BigIntegerField(_("profile values restored"), default=0)
+    values_kept = models.BigIntegerField(_("profile values kept"), default=0)
+    report_key = models.CharField(_("undo report"), max_length=1024, blank=True)
+    failure_message = models.TextField(_("failure message"), blank=True)
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    worker = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    notified_at = models.DateTimeField(_("members notified"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="import_undo_state_heartbeat")]
+        verbose_name = _("import undo")
+        verbose_name_plural = _("import undos")
+
+    def __str__(self):
+        return f"undo of import #{self.job_id}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in self.FINAL_STATES
+
+
+class ImportUndoKeptValue(models.Model):
+    """A profile value the undo left as it is because a later import changed it: a line of the report."""
+
+    undo = models.ForeignKey(ImportUndo, on_delete=models.CASCADE, related_name="kept_values")
+    user_id = models.CharField(max_length=MAX_NAME_CHARS)
+    key = models.CharField(max_length=MAX_KEY_CHARS)
+    value = models.JSONField(null=True)  # the value kept
+    set_by_job = models.BigIntegerField(null=True)  # the import that set it
+    value_before = models.JSONField(null=True)  # what the undo would have restored (null: absent)
+    set_by_before = models.BigIntegerField(null=True)  # and the import that had set that
+
+    class Meta:
+        ordering = ["undo", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["undo", "user_id", "key"], name="import_undo_kept_value_unique")
+        ]
+
+
+class AuditRecord(models.Model):
+    """Who did what to a project's data, and when; written by the service that does it, never edited."""
+
+    class Action(models.TextChoices):
+        UNDO_REQUESTED = "undo_requested", _("Undo requested")
+        UNDO_FINISHED = "undo_finished", _("Undo finished")
+        UNDO_FAILED = "undo_failed", _("Undo failed")
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="audit_records")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(_("by"), max_length=255, blank=True)
+    action = models.CharField(_("action"), max_length=32, choices=Action.choices)
+    job = models.ForeignKey(ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="audit_records")
+    details = models.JSONField(_("details"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("when"), auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("audit record")
+        verbose_name_plural = _("audit records")
+
+    def __str__(self):
+        return f"{self.get_action_display()} · {self.actor_label}"

@@ -1,6 +1,7 @@
 """The completion email (SPEC 2): one per member with notifications on, in the member's language.
 
-Sent only by ``jobs._on_final``, which makes sure it goes out once per job."""
+Sent only by ``jobs._on_final``, which makes sure it goes out once per job (an undo's email:
+``undo.undo_finished_notify``, once per undo)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.urls import reverse
 from django.utils import translation
 
 from imports import selectors
-from imports.models import ImportJob
+from imports.models import ImportJob, Project
 
 
 def job_finished_email(*, job: ImportJob) -> int:
@@ -23,16 +24,21 @@ def job_finished_email(*, job: ImportJob) -> int:
         "remainder_csv_url": settings.SITE_URL
         + reverse("dashboard:job_remainder_csv", args=[job.project.app_id, job.pk]),
     }
+    return members_email(project=job.project, template="emails/job_finished", context={"job": job, **links})
+
+
+def members_email(*, project: Project, template: str, context: dict) -> int:
+    """Send ``template`` (``_subject.txt``, ``.txt``, ``.html``) to every member with notifications
+    on, each in their own language; returns how many were sent."""
     sent = 0
-    for email, language in selectors.notification_recipients(project=job.project):
+    for email, language in selectors.notification_recipients(project=project):
         with translation.override(language):
-            context = {"job": job, "project": job.project, **links}
-            subject = render_to_string("emails/job_finished_subject.txt", context).strip()
+            context = {"project": project, **context}
             message = EmailMultiAlternatives(
-                subject=subject,
-                body=render_to_string("emails/job_finished.txt", context),
+                subject=render_to_string(f"{template}_subject.txt", context).strip(),
+                body=render_to_string(f"{template}.txt", context),
                 to=[email],
             )
-            message.attach_alternative(render_to_string("emails/job_finished.html", context), "text/html")
+            message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
             sent += message.send()
     return sent

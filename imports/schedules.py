@@ -17,6 +17,7 @@ def schedules_sync(*, using: str = "default", **kwargs: Any) -> None:
         "import-watchdog": ("imports.tasks.import_jobs_resume_stalled", settings.IMPORT_WATCHDOG_MINUTES, True),
         "s3-discovery": ("imports.tasks.s3_imports_discover", settings.S3_DISCOVERY_INTERVAL_MINUTES,
                          s3.is_configured()),
+        "before-images-purge": ("imports.tasks.before_images_purge", 60, True),
     }
     for name, (func, minutes, enabled) in wanted.items():
         schedules = Schedule.objects.using(using).filter(name=name)

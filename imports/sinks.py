@@ -3,7 +3,8 @@ and bulk_update elsewhere. Callers decide what to write (``importers``) and own 
 and checkpoint around it (``jobs.chunk_commit``).
 
 Users are upserted in bulk (insert-ignore, then one select); tracked events go in with COPY on
-PostgreSQL; profile values are merged per user (``profile || patch`` on PostgreSQL).
+PostgreSQL. Profile values are merged by ``provenance.profiles_merge``, which also keeps what
+they overwrote.
 """
 
 from __future__ import annotations
@@ -50,8 +51,8 @@ _PG_USERS_BY_ID = f"WITH found AS MATERIALIZED ({_PG_USERS_FOUND}) SELECT u, id 
 _PG_USERS_RESOLVE = f"""
 WITH found AS MATERIALIZED ({_PG_USERS_FOUND}),
 created AS (
-    INSERT INTO {AppUser._meta.db_table} (project_id, user_id, profile, created_at)
-    SELECT %(project)s, u, '{{}}'::jsonb, now() FROM found WHERE id IS NULL ORDER BY u
+    INSERT INTO {AppUser._meta.db_table} (project_id, user_id, profile, profile_set_by, created_at, created_by_job_id)
+    SELECT %(project)s, u, '{{}}'::jsonb, '{{}}'::jsonb, now(), %(job)s FROM found WHERE id IS NULL ORDER BY u
     ON CONFLICT (project_id, user_id) DO NOTHING
     RETURNING user_id, id
 )
@@ -59,7 +60,7 @@ SELECT u, id FROM found WHERE id IS NOT NULL UNION ALL SELECT user_id, id FROM c
 """
 
 
-def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
+def app_user_ids(project: Project, user_ids: set[str], created_by_job: ImportJob | None = None) -> dict[str, int]:
     """Ids of the project's users, creating the missing ones (insert-ignore, safe under concurrency).
 
     On PostgreSQL one statement, the ids travelling as one JSON array parameter (far cheaper to
@@ -68,7 +69,10 @@ def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
     """
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute(_PG_USERS_RESOLVE, {"ids": json.dumps(list(user_ids)), "project": project.pk})
+            cursor.execute(
+                _PG_USERS_RESOLVE,
+                {"ids": json.dumps(list(user_ids)), "project": project.pk, "job": created_by_job and created_by_job.pk},
+            )
             known = dict(cursor.fetchall())
             if missing := user_ids.difference(known):
                 cursor.execute(_PG_USERS_BY_ID, {"ids": json.dumps(list(missing)), "project": project.pk})
@@ -78,7 +82,9 @@ def app_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
     missing = user_ids.difference(known)
     if missing:
         AppUser.objects.bulk_create(
-            [AppUser(project=project, user_id=user_id) for user_id in missing], ignore_conflicts=True, batch_size=5000
+            [AppUser(project=project, user_id=user_id, created_by_job=created_by_job) for user_id in missing],
+            ignore_conflicts=True,
+            batch_size=5000,
         )
         known.update(AppUser.objects.filter(project=project, user_id__in=missing).values_list("user_id", "id"))
     return known
@@ -93,23 +99,6 @@ def registered_user_ids(project: Project, user_ids: set[str]) -> dict[str, int]:
     return dict(AppUser.objects.filter(project=project, user_id__in=user_ids).values_list("user_id", "id"))
 
 
-def profiles_merge(patches: dict[int, dict]) -> None:
-    """Merge each user's new values over the stored profile: one UPDATE on PostgreSQL."""
-    if connection.vendor == "postgresql":
-        table = AppUser._meta.db_table
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {table} AS u SET profile = u.profile || p.patch "
-                "FROM jsonb_each(%s::jsonb) AS p(id, patch) WHERE u.id = p.id::bigint",
-                [json.dumps(patches)],
-            )
-        return
-    users = AppUser.objects.filter(pk__in=patches).only("pk", "profile")
-    for user in users:
-        user.profile = {**user.profile, **patches[user.pk]}
-    AppUser.objects.bulk_update(users, ["profile"], batch_size=1000)
-
-
 def tracked_events_insert(
     job: ImportJob,
     *,
@@ -118,13 +107,14 @@ def tracked_events_insert(
     properties_json: Sequence[str],
     app_user_ids: Mapping[str, int],
     event_ids: Mapping[str, int],
-) -> None:
+) -> datetime:
     """The chunk's events, given as columns (each event's user_id, name and properties as strict
-    JSON text), with the ids their users and names resolved to."""
+    JSON text), with the ids their users and names resolved to; all tracked now, which is returned
+    (the chunk's ``tracked_at``)."""
     now = timezone.now()
     if connection.vendor == "postgresql":
         _tracked_events_copy(job, user_ids, event_names, properties_json, app_user_ids, event_ids, now)
-        return
+        return now
     TrackedEvent.objects.bulk_create(
         [
             TrackedEvent(
@@ -139,6 +129,7 @@ def tracked_events_insert(
         ],
         batch_size=2000,
     )
+    return now
 
 
 # COPY's binary format costs PostgreSQL least (measured in bench/events_import.py: no integer or

@@ -1,6 +1,6 @@
 """django-q2 entry points: take an id, call the pipeline."""
 
-from imports import embedded_uploads, jobs, pipeline, s3_discovery
+from imports import embedded_uploads, jobs, pipeline, s3_discovery, undo
 from imports.webhooks import delivery
 
 
@@ -17,8 +17,16 @@ def s3_imports_discover() -> int:
 
 
 def import_jobs_resume_stalled() -> int:
-    return jobs.import_jobs_resume_stalled() + len(embedded_uploads.expired_uploads_fail())
+    return jobs.import_jobs_resume_stalled() + len(embedded_uploads.expired_uploads_fail()) + undo.resume_stalled()
 
 
 def webhook_delivery_send(delivery_id: int) -> str:
     return delivery.webhook_delivery_send(delivery_id)
+
+
+def import_undo_run(undo_id: int) -> str:
+    return undo.run(undo_id).state
+
+
+def before_images_purge() -> int:
+    return undo.before_images_purge()

@@ -226,6 +226,8 @@ IMPORT_MAX_ATTEMPTS = _env_int("IMPORT_MAX_ATTEMPTS", 3)
 # this long: its header and the rows type inference takes; the job checks the whole file.
 API_V2_CHECK_BYTES = _env_int("API_V2_CHECK_BYTES", 8 * 1024 * 1024, minimum=1024 * 1024)
 API_V2_CHECK_SECONDS = _env_int("API_V2_CHECK_SECONDS", 2)
+# An import can be undone for this many days after it finished; then its before-images are purged.
+IMPORT_UNDO_DAYS = _env_int("IMPORT_UNDO_DAYS", 30)
 
 # --- Completion webhooks (docs/webhooks.md) --------------------------------------------------
 # http:// URLs and loopback or private addresses are refused unless DEBUG or this is on.

@@ -48,3 +48,21 @@ def test_delivery_admin_shows_attempts_and_resends(admin_client, project, django
                           {"action": "resend", "_selected_action": [delivery.pk]})
     delivery.refresh_from_db()
     assert delivery.state == "pending" and len(queued) == 1
+
+
+def test_undo_records_are_read_only_in_admin(admin_client, project, import_file):
+    """Undos and the audit trail are written by services only: shown, never changed or deleted."""
+    from imports import undo
+    from imports.models import AuditRecord, ImportUndo
+
+    job, _ = import_file(b"user_id,event_name,event_properties\nu1,signup,\n")
+    record = undo.run(undo.import_undo_request(job=job, enqueue=False).pk)
+    for model, pk in ((ImportUndo, record.pk), (AuditRecord, AuditRecord.objects.first().pk)):
+        opts = model._meta
+        change = reverse(f"admin:{opts.app_label}_{opts.model_name}_change", args=[pk])
+        response = admin_client.get(change)
+        assert response.status_code == 200 and b'name="_save"' not in response.content
+        assert admin_client.post(change, {}).status_code == 403
+        delete = reverse(f"admin:{opts.app_label}_{opts.model_name}_delete", args=[pk])
+        assert admin_client.post(delete, {"post": "yes"}).status_code == 403
+    assert ImportUndo.objects.count() == 1 and AuditRecord.objects.count() == 2

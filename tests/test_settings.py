@@ -66,6 +66,7 @@ def test_production_values_switch_backends():
         ({"DEBUG": "1", "SECURE_PROXY_SSL_HEADER": "https"}, "SECURE_PROXY_SSL_HEADER"),
         ({"DEBUG": "1", "SECURE_HSTS_SECONDS": "-1"}, "SECURE_HSTS_SECONDS"),
         ({"DEBUG": "1", "LOGIN_FAILURE_LIMIT": "0"}, "LOGIN_FAILURE_LIMIT"),
+        ({"DEBUG": "1", "IMPORT_UNDO_DAYS": "a month"}, "IMPORT_UNDO_DAYS"),
         ({}, "SECRET_KEY"),
     ],
 )

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 
-from imports import jobs, s3, s3_discovery, selectors
+from imports import jobs, s3, s3_discovery, selectors, undo
 from imports.core.limits import MAX_ROWS
 from imports.dashboard.file_templates import template_text
 from imports.dashboard.forms import ImportUploadForm, size_text, too_large_message
@@ -165,6 +165,7 @@ def job_detail(request, project, job_id):
     context.update(_definitions_report(project, job))
     if job.dry_run:
         context["imported_as"] = selectors.import_job_imported_from(job=job)
+    context["undo_status"] = undo.undo_status(job)
     return project_render(request, "dashboard/job_detail.html", context)
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from imports.dashboard import definitions, file_templates, jobs, views, webhooks
+from imports.dashboard import data, definitions, file_templates, jobs, undo, views, webhooks
 from imports.models import ImportJob
 
 app_name = "dashboard"
@@ -53,4 +53,12 @@ urlpatterns = [
         webhooks.webhook_delivery_resend,
         name="webhook_delivery_resend",
     ),
+    # issue 16: the imported data, and undo
+    path("p/<slug:app_id>/users/", data.users, name="users"),
+    path("p/<slug:app_id>/users/user/", data.user_detail, name="user_detail"),
+    path("p/<slug:app_id>/events/explorer/", data.explorer, name="explorer"),
+    path("p/<slug:app_id>/events/explorer/<int:definition_id>/", data.explorer_event, name="explorer_event"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/data/", data.job_data, name="job_data"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/undo/", undo.job_undo, name="job_undo"),
+    path("p/<slug:app_id>/jobs/<int:job_id>/undo-report.csv", undo.job_undo_report, name="job_undo_report"),
 ]

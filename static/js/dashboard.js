@@ -145,3 +145,10 @@
   document.querySelectorAll("button[data-copy]").forEach(initCopy);
   window.setTimeout(poll, POLL_MS);
 })();
+
+/* A page part marked data-reload-after (an undo in progress) reloads the page after that many ms. */
+(function () {
+  "use strict";
+  var part = document.querySelector("[data-reload-after]");
+  if (part) { setTimeout(function () { window.location.reload(); }, parseInt(part.dataset.reloadAfter, 10)); }
+})();

@@ -26,6 +26,24 @@ def database_url() -> str:
     return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
+def manage_process(*args: str, **env: str) -> subprocess.Popen:
+    """`manage.py ARGS` in a real process on the test database and media folder (django-q2 in sync mode)."""
+    env = {**os.environ, "DATABASE_URL": database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT), "Q_SYNC": "1", **env}
+    return subprocess.Popen(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+
+
+def sigkill_when(worker: subprocess.Popen, ready, timeout: float = 120) -> None:
+    """SIGKILL ``worker`` as soon as ``ready()`` is true (polled); it must not have exited before."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not ready():
+        assert worker.poll() is None, worker.communicate()
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+
+
 def write_events(path):
     with path.open("wb") as f:
         f.write(b"user_id,event_name,event_properties\n")
@@ -44,28 +62,16 @@ def write_profiles(path, project):
 
 def kill_mid_file(project, kind, path):
     """Run `import_csv --sync` in a real process and SIGKILL it once a quarter of the rows committed."""
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "MEDIA_ROOT": str(settings.MEDIA_ROOT),
-        "IMPORT_CHUNK_ROWS": "500",
-        "Q_SYNC": "1",
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "manage.py", "import_csv", kind, str(path), "--project", project.app_id, "--sync"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    worker = manage_process(
+        "import_csv", kind, str(path), "--project", project.app_id, "--sync", IMPORT_CHUNK_ROWS="500"
     )
-    deadline = time.monotonic() + 120
-    job = None
-    while time.monotonic() < deadline:
+
+    def quarter_committed():
         job = ImportJob.objects.filter(project=project).first()
-        if job and job.rows_read >= ROWS // 4:
-            break
-        assert worker.poll() is None, worker.communicate()
-        time.sleep(0.05)
-    worker.send_signal(signal.SIGKILL)
-    worker.wait()
-    job.refresh_from_db()
+        return job is not None and job.rows_read >= ROWS // 4
+
+    sigkill_when(worker, quarter_committed)
+    job = ImportJob.objects.get(project=project)
     assert job.state == "running" and 0 < job.rows_read < ROWS, "the worker was not killed mid-file"
     return job
 
