@@ -325,8 +325,12 @@ class AppUser(models.Model):
         _("profile keys set by"), default=dict, db_default=models.Value({}, models.JSONField()), blank=True
     )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    # Neither indexed nor a database constraint: every index on this table costs each profile
+    # import's UPDATE of every row it sets (measured, docs/performance.md), and a constraint would
+    # make deleting a job scan the users; only an undo looks users up by it, once.
     created_by_job = models.ForeignKey(
-        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_users"
+        ImportJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="created_users",
+        db_index=False, db_constraint=False,
     )
 
     class Meta:

@@ -4,21 +4,6 @@ import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
 
-# PostgreSQL only: the users page's prefix search walks user IDs in byte order whatever the
-# database's collation (SQLite's default BINARY collation is that order already).
-PREFIX_INDEX = 'CREATE INDEX app_user_id_prefix ON imports_appuser (project_id, (user_id COLLATE "C"))'
-
-
-def prefix_index_create(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(PREFIX_INDEX)
-
-
-def prefix_index_drop(apps, schema_editor):
-    if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute("DROP INDEX app_user_id_prefix")
-
-
 def event_batches_backfill(apps, schema_editor):
     """Events imported before batches were recorded: one batch per (job, event, tracked_at), which is
     what a chunk wrote, so the explorer lists their imports and they can be undone like new ones."""
@@ -40,7 +25,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='appuser',
             name='created_by_job',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='created_users', to='imports.importjob'),
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='created_users', to='imports.importjob', db_index=False, db_constraint=False),
         ),
         migrations.AddField(
             model_name='appuser',
@@ -152,6 +137,5 @@ class Migration(migrations.Migration):
             model_name='profilebeforeimage',
             constraint=models.UniqueConstraint(fields=('job', 'first_number'), name='profile_before_image_unique'),
         ),
-        migrations.RunPython(prefix_index_create, prefix_index_drop),
         migrations.RunPython(event_batches_backfill, migrations.RunPython.noop),
     ]
